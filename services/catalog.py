@@ -1,0 +1,68 @@
+"""The demos the portal offers: what each does, its page, its models and its headline metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.errors import ModelUnavailableError
+from services.registry import Registry, rebuild_command
+
+
+@dataclass(frozen=True)
+class Demo:
+    slug: str
+    title: str
+    section: str  # Tabular, Text or Vision
+    summary: str
+    model_keys: tuple[str, ...]
+    headline: tuple[str, str, str]  # (model key, dotted metric path, label)
+    icon: str = ":material/analytics:"
+
+    @property
+    def page(self) -> str:
+        return f"pages/{self.slug}.py"
+
+    @property
+    def rebuild(self) -> str:
+        return rebuild_command(self.model_keys[0])
+
+
+@dataclass(frozen=True)
+class DemoStatus:
+    demo: Demo
+    ready: bool
+    message: str
+    headline: str | None  # e.g. "test RMSE $38,394"
+
+
+DEMOS: tuple[Demo, ...] = (
+    Demo(
+        slug="housing",
+        title="California housing prices",
+        section="Tabular",
+        summary="Estimate a California district's median house value, with an 80% prediction interval; "
+        "one district by hand or a whole CSV.",
+        model_keys=("housing/price",),
+        headline=("housing/price", "test.rmse", "test RMSE ${:,.0f}"),
+        icon=":material/home:",
+    ),
+)
+
+SECTIONS = ("Tabular", "Text", "Vision")
+
+
+def demo_status(demo: Demo, registry: Registry) -> DemoStatus:
+    """Ready when every model of the demo verifies and loads; the headline metric from the manifest."""
+    for key in demo.model_keys:
+        status = registry.status(key)
+        if not status.ready:
+            return DemoStatus(demo, False, status.message, None)
+    key, path, label = demo.headline
+    try:
+        value = registry.entry(key)["metrics"]
+        for part in path.split("."):
+            value = value[part]
+        headline = label.format(value)
+    except (ModelUnavailableError, KeyError, TypeError, ValueError):
+        headline = None
+    return DemoStatus(demo, True, "ready", headline)

@@ -1,0 +1,228 @@
+"""The model registry: manifest, checksum verification, provider selection, one session per model."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from services.errors import ModelUnavailableError
+from services.providers import cuda_gpus, quiet_logs_without_gpu, resolve_providers
+from services.settings import load_settings
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model and its one shared InferenceSession (run is thread-safe)."""
+
+    key: str
+    entry: Mapping[str, Any]
+    session: ort.InferenceSession
+    providers: tuple[str, ...]
+    load_ms: float
+
+    @property
+    def provider(self) -> str:
+        """The provider that runs the model (the first one active)."""
+        return self.providers[0]
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the session; returns every output by name."""
+        names = [out.name for out in self.session.get_outputs()]
+        return dict(zip(names, self.session.run(names, dict(feeds)), strict=True))
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """Whether a model can be served, and if not, why and how to fix it."""
+
+    key: str
+    ready: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class ProviderReport:
+    """What was asked for and what is really there, for the system panel."""
+
+    onnxruntime: str
+    requested: tuple[str, ...]
+    available: tuple[str, ...]
+    selected: tuple[str, ...]
+    gpus: tuple[str, ...]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def rebuild_command(key: str) -> str:
+    """The command that rebuilds a model: its demo's training module."""
+    return f"python -m training {key.split('/', 1)[0]}"
+
+
+class Registry:
+    """Reads models/manifest.json and serves verified models, one session each."""
+
+    def __init__(self, models_dir: Path, providers: Sequence[str]) -> None:
+        self.models_dir = Path(models_dir)
+        self.requested = tuple(providers)
+        self._lock = threading.Lock()
+        self._sessions: dict[str, LoadedModel] = {}
+        self._verified: dict[str, tuple[int, int]] = {}
+
+    def manifest(self) -> dict[str, Any]:
+        """The parsed manifest (models by key)."""
+        path = self.models_dir / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelUnavailableError(
+                f"{path} is missing; build the models with `python -m training <demo>`."
+            ) from None
+        except (OSError, ValueError) as err:
+            raise ModelUnavailableError(f"{path} cannot be read ({err}); restore it from git.") from None
+        if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
+            raise ModelUnavailableError(f"{path} has no 'models' table; restore it from git.")
+        return data["models"]
+
+    def entry(self, key: str) -> dict[str, Any]:
+        """The manifest entry of one model."""
+        entry = self.manifest().get(key)
+        if entry is None:
+            raise ModelUnavailableError(
+                f"{key} is not in {self.models_dir / MANIFEST}; build it with `{rebuild_command(key)}`."
+            )
+        return entry
+
+    def path(self, key: str, file: str | None = None) -> Path:
+        """Where an artifact of a model lies; only paths inside the models folder are accepted."""
+        relative = file if file is not None else self.entry(key)["file"]
+        root = self.models_dir.resolve()
+        path = (root / relative).resolve()
+        if root not in path.parents:
+            raise ModelUnavailableError(f"manifest entry {key} points outside {root}: {relative!r}.")
+        return path
+
+    def verify(self, key: str) -> dict[str, Any]:
+        """Check that the model file exists with the manifest's size and sha256; returns the entry."""
+        entry = self.entry(key)
+        self._check_file(key, self.path(key), entry["size"], entry["sha256"])
+        for sidecar in entry.get("sidecars", {}).values():
+            self._check_file(key, self.path(key, sidecar["file"]), sidecar["size"], sidecar["sha256"])
+        return entry
+
+    def _check_file(self, key: str, path: Path, size: int, sha256: str) -> None:
+        fix = f"rebuild with `{rebuild_command(key)}` (or restore it with `git checkout -- {path.name}`)"
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise ModelUnavailableError(f"{path} is missing; {fix}.") from None
+        if stat.st_size != size:
+            raise ModelUnavailableError(f"{path} is {stat.st_size} bytes, manifest says {size}; {fix}.")
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        if self._verified.get(str(path)) == stamp:
+            return
+        actual = sha256_file(path)
+        if actual != sha256:
+            raise ModelUnavailableError(f"{path} sha256 {actual[:12]}... != manifest {sha256[:12]}...; {fix}.")
+        self._verified[str(path)] = stamp
+
+    def sidecar(self, key: str, name: str) -> Any:
+        """A verified JSON sidecar of a model (labels, vocabularies, statistics)."""
+        entry = self.verify(key)
+        files = entry.get("sidecars", {})
+        if name not in files:
+            raise ModelUnavailableError(f"{key} has no sidecar {name!r}; rebuild with `{rebuild_command(key)}`.")
+        return json.loads(self.path(key, files[name]["file"]).read_text(encoding="utf-8"))
+
+    def load(self, key: str) -> LoadedModel:
+        """The verified model with its shared session, created on first use."""
+        with self._lock:
+            loaded = self._sessions.get(key)
+            if loaded is None:
+                loaded = self._create(key)
+                self._sessions[key] = loaded
+            return loaded
+
+    def _create(self, key: str) -> LoadedModel:
+        entry = self.verify(key)
+        quiet_logs_without_gpu()
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        start = time.perf_counter()
+        try:
+            session = ort.InferenceSession(
+                str(self.path(key)), sess_options=options, providers=resolve_providers(self.requested)
+            )
+        except (RuntimeError, ValueError) as err:  # onnxruntime's Fail / InvalidGraph / NotImplemented
+            raise ModelUnavailableError(
+                f"{self.path(key)} could not be loaded by onnxruntime ({err}); rebuild with `{rebuild_command(key)}`."
+            ) from None
+        load_ms = (time.perf_counter() - start) * 1000
+        _check_metadata(key, entry, session)
+        return LoadedModel(key, entry, session, tuple(session.get_providers()), load_ms)
+
+    def status(self, key: str) -> ModelStatus:
+        """Ready when the model verifies and loads; otherwise the reason and the fix."""
+        try:
+            self.load(key)
+        except ModelUnavailableError as err:
+            return ModelStatus(key, False, str(err))
+        return ModelStatus(key, True, "ready")
+
+    def provider_report(self) -> ProviderReport:
+        """Requested, available and selected execution providers, and the GPUs present."""
+        try:
+            selected = tuple(resolve_providers(self.requested))
+        except ModelUnavailableError:
+            selected = ()
+        return ProviderReport(
+            onnxruntime=ort.__version__,
+            requested=self.requested,
+            available=tuple(ort.get_available_providers()),
+            selected=selected,
+            gpus=cuda_gpus(),
+        )
+
+
+def _check_metadata(key: str, entry: Mapping[str, Any], session: ort.InferenceSession) -> None:
+    """The ONNX file's metadata_props and input names must agree with the manifest."""
+    fix = f"rebuild with `{rebuild_command(key)}`"
+    found = session.get_modelmeta().custom_metadata_map
+    for name, expected in entry.get("metadata", {}).items():
+        if found.get(name) != expected:
+            raise ModelUnavailableError(
+                f"{key}: ONNX metadata {name}={found.get(name)!r} but manifest says {expected!r}; {fix}."
+            )
+    declared = [item["name"] for item in entry.get("inputs", [])]
+    actual = [item.name for item in session.get_inputs()]
+    if declared and declared != actual:
+        raise ModelUnavailableError(f"{key}: ONNX inputs {actual} but manifest says {declared}; {fix}.")
+
+
+@functools.lru_cache(maxsize=8)
+def _registry_for(models_dir: Path, providers: tuple[str, ...]) -> Registry:
+    return Registry(models_dir, providers)
+
+
+def default_registry() -> Registry:
+    """The process-wide registry for the current settings (a new one if the settings change)."""
+    settings = load_settings()
+    return _registry_for(settings.models_dir, settings.providers)

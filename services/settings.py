@@ -1,0 +1,53 @@
+"""Settings read from the environment (one place, so every module agrees)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+# Short names accepted in PORTAL_PROVIDERS, besides the full onnxruntime names.
+PROVIDER_ALIASES = {
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment asks for.
+
+    PORTAL_MODELS_DIR: folder holding manifest.json and the artifacts (default: models/ in the repo).
+    PORTAL_DATA_DIR: folder holding the datasets (default: ../shared/data beside the repo).
+    PORTAL_PROVIDERS: comma-separated execution providers in order of preference (default: cuda,cpu).
+    """
+
+    models_dir: Path
+    data_dir: Path
+    providers: tuple[str, ...]
+
+
+def parse_providers(text: str | None) -> tuple[str, ...]:
+    """Turn 'cuda, cpu' or 'CUDAExecutionProvider,CPUExecutionProvider' into full provider names."""
+    if not text or not text.strip():
+        return DEFAULT_PROVIDERS
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    return tuple(PROVIDER_ALIASES.get(name.lower(), name) for name in names)
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment now."""
+    env = os.environ
+    return Settings(
+        models_dir=Path(env.get("PORTAL_MODELS_DIR") or ROOT / "models"),
+        data_dir=Path(env.get("PORTAL_DATA_DIR") or ROOT.parent / "shared" / "data"),
+        providers=parse_providers(env.get("PORTAL_PROVIDERS")),
+    )
