@@ -57,6 +57,7 @@ def read_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int
         raise InvalidInputError(f"The image is {len(data) / 1024 / 1024:.1f} MB; the limit is {_mb(max_bytes)}.")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data": the pixels may still be fine
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
                 width, height = image.size
@@ -67,6 +68,8 @@ def read_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int
                     )
                 image.seek(0)  # first frame of an animation
                 return _to_rgb(ImageOps.exif_transpose(image))
+    except InvalidInputError:
+        raise
     except UnidentifiedImageError:
         raise InvalidInputError(
             "This file is not an image this portal can read: use PNG, JPEG, GIF, BMP, TIFF or WebP."
