@@ -53,8 +53,10 @@ def _system_panel(statuses: list[DemoStatus]) -> None:
             f"- **GPU:** {', '.join(report.gpus) or 'none found (running on CPU)'}"
         )
         ready = [s for s in statuses if s.ready]
-        lines = [f"- **Models verified:** {sum(len(s.demo.model_keys) for s in ready)} of "
-                 f"{sum(len(s.demo.model_keys) for s in statuses)} (size and sha256 checked, session loaded)"]
+        lines = [
+            f"- **Models verified:** {sum(len(s.demo.model_keys) for s in ready)} of "
+            f"{sum(len(s.demo.model_keys) for s in statuses)} (size and sha256 checked, session loaded)"
+        ]
         for status in ready:
             for key in status.demo.model_keys:
                 lines.append(f"- `{key}` active on {', '.join(registry.load(key).providers)}")

@@ -57,8 +57,14 @@ with one:
         c1.number_input("Latitude", 32.4, 42.1, step=0.01, format="%.2f", key="housing_latitude")
         c1.number_input("Longitude", -124.6, -114.0, step=0.01, format="%.2f", key="housing_longitude")
         c1.selectbox("Ocean proximity", housing.OCEAN_CATEGORIES, key="housing_ocean_proximity")
-        c2.number_input("Median income ($10k)", 0.0, 100.0, step=0.1, key="housing_median_income",
-                        help="Median household income in tens of thousands of dollars: 3.5 means $35,000.")
+        c2.number_input(
+            "Median income ($10k)",
+            0.0,
+            100.0,
+            step=0.1,
+            key="housing_median_income",
+            help="Median household income in tens of thousands of dollars: 3.5 means $35,000.",
+        )
         c2.number_input("Median house age (years)", 0.0, 150.0, step=1.0, key="housing_housing_median_age")
         c2.number_input("Households", 1.0, 1e6, step=10.0, key="housing_households")
         c3.number_input("Total rooms", 1.0, 1e6, step=10.0, key="housing_total_rooms")
@@ -77,14 +83,23 @@ with one:
         left.caption(f"{sum(result.timings_ms.values()):.1f} ms on {result.provider}")
         left.map(pd.DataFrame({"lat": [district["latitude"]], "lon": [district["longitude"]]}), zoom=6, height=220)
         hist = stats["histogram"]
-        right.altair_chart(value_in_distribution(hist["edges"], hist["counts"], result.price[0], result.lower[0],
-                                                 result.upper[0], "median house value"), width="stretch")
-        right.caption("Where the prediction (line) and its interval (band) sit among the training districts. "
-                      "Census values are capped at $500,001.")
+        right.altair_chart(
+            value_in_distribution(
+                hist["edges"], hist["counts"], result.price[0], result.lower[0], result.upper[0], "median house value"
+            ),
+            width="stretch",
+        )
+        right.caption(
+            "Where the prediction (line) and its interval (band) sit among the training districts. "
+            "Census values are capped at $500,001."
+        )
 
 with batch:
-    st.write("Upload a CSV with the dataset's columns: " + ", ".join(f"`{c}`" for c in housing.CSV_SCHEMA.required)
-             + f" (and optionally `{housing.TARGET}` to score the predictions). Empty numbers are imputed.")
+    st.write(
+        "Upload a CSV with the dataset's columns: "
+        + ", ".join(f"`{c}`" for c in housing.CSV_SCHEMA.required)
+        + f" (and optionally `{housing.TARGET}` to score the predictions). Empty numbers are imputed."
+    )
     upload = st.file_uploader("Districts CSV", type=["csv", "txt"], key="housing_csv")
     if upload is not None:
         try:
@@ -94,31 +109,42 @@ with batch:
         except PortalError as err:
             st.error(str(err), icon=":material/error:")
         else:
-            table = frame.assign(predicted=result.price.round(0), lower_80=result.lower.round(0),
-                                 upper_80=result.upper.round(0))
+            table = frame.assign(
+                predicted=result.price.round(0), lower_80=result.lower.round(0), upper_80=result.upper.round(0)
+            )
             st.success(f"{len(table):,} districts predicted in {sum(result.timings_ms.values()):.0f} ms.")
             if housing.TARGET in frame and frame[housing.TARGET].notna().any():
                 known = frame[housing.TARGET].notna()
                 error = (table.predicted - frame[housing.TARGET])[known]
                 inside = frame[housing.TARGET].between(table.lower_80, table.upper_80)[known]
-                st.write(f"On the {known.sum():,} rows with a known value: RMSE **${(error**2).mean() ** 0.5:,.0f}**, "
-                         f"interval coverage **{inside.mean():.1%}**.")
+                st.write(
+                    f"On the {known.sum():,} rows with a known value: RMSE **${(error**2).mean() ** 0.5:,.0f}**, "
+                    f"interval coverage **{inside.mean():.1%}**."
+                )
             st.dataframe(table, hide_index=True, key="housing_table")
-            st.download_button("Download predictions (CSV)", table.to_csv(index=False).encode(),
-                               "housing_predictions.csv", "text/csv", key="housing_download")
+            st.download_button(
+                "Download predictions (CSV)",
+                table.to_csv(index=False).encode(),
+                "housing_predictions.csv",
+                "text/csv",
+                key="housing_download",
+            )
 
 with st.expander("About this model", icon=":material/info:"):
     metrics = model.entry["metrics"]
     test = metrics["test"]
     st.write(model.entry["card"]["summary"])
     anchors = [{"model": "This portal (ONNX)", "test RMSE": f"${test['rmse']:,.0f}"}] + [
-        {"model": a["name"], "test RMSE": f"${a['test_rmse']:,}"} for a in model.entry["card"]["anchors"]]
+        {"model": a["name"], "test RMSE": f"${a['test_rmse']:,}"} for a in model.entry["card"]["anchors"]
+    ]
     st.table(pd.DataFrame(anchors))
-    st.markdown(f"- **Test split:** {metrics['test_split']} ({test['rows']:,} districts)\n"
-                f"- **MAE:** ${test['mae']:,.0f} · **R²:** {test['r2']:.3f}\n"
-                f"- **80% interval:** coverage {test['interval_coverage']:.1%} on the test set, "
-                f"mean width ${test['interval_mean_width']:,.0f}\n"
-                f"- **ONNX vs scikit-learn:** max difference ${metrics['parity']['max_abs_diff_dollars']:.4f} "
-                f"over {metrics['parity']['rows']:,} test rows\n"
-                f"- **Training time:** {metrics['training_seconds']} s on CPU")
+    st.markdown(
+        f"- **Test split:** {metrics['test_split']} ({test['rows']:,} districts)\n"
+        f"- **MAE:** ${test['mae']:,.0f} · **R²:** {test['r2']:.3f}\n"
+        f"- **80% interval:** coverage {test['interval_coverage']:.1%} on the test set, "
+        f"mean width ${test['interval_mean_width']:,.0f}\n"
+        f"- **ONNX vs scikit-learn:** max difference ${metrics['parity']['max_abs_diff_dollars']:.4f} "
+        f"over {metrics['parity']['rows']:,} test rows\n"
+        f"- **Training time:** {metrics['training_seconds']} s on CPU"
+    )
     artifact_facts(model, latency)

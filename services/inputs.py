@@ -26,8 +26,20 @@ MAX_TEXT_CHARS = 10_000
 _DELIMITERS = ",;\t|"
 _ENCODINGS = ("utf-8-sig", "utf-16", "cp1252", "latin-1")
 # What a broken file can make Pillow raise while opening or decoding it.
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, IndexError, TypeError,
-                  KeyError, ZeroDivisionError, Image.DecompressionBombError, Image.DecompressionBombWarning)
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    IndexError,
+    TypeError,
+    KeyError,
+    ZeroDivisionError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+)
 
 
 def _mb(n: int) -> str:
@@ -75,8 +87,10 @@ def read_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int
             "This file is not an image this portal can read: use PNG, JPEG, GIF, BMP, TIFF or WebP."
         ) from None
     except _DECODE_ERRORS as err:
-        raise InvalidInputError(f"The image could not be decoded ({type(err).__name__}): the file may be corrupt "
-                                "or truncated. Try re-saving it as PNG or JPEG.") from None
+        raise InvalidInputError(
+            f"The image could not be decoded ({type(err).__name__}): the file may be corrupt "
+            "or truncated. Try re-saving it as PNG or JPEG."
+        ) from None
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
@@ -127,8 +141,14 @@ def read_csv(
     text = _decode(bytes(data))
     delimiter = _sniff_delimiter(text)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                            skipinitialspace=True, nrows=max_rows + 1)
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            nrows=max_rows + 1,
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as err:
         raise InvalidInputError(f"The CSV could not be parsed: {err}".strip()) from None
     if len(frame) > max_rows:

@@ -14,8 +14,14 @@ from services.registry import Registry
 from tests.conftest import MODELS_DIR
 
 DISTRICT = {
-    "longitude": -122.25, "latitude": 37.85, "housing_median_age": 40.0, "total_rooms": 2000.0,
-    "total_bedrooms": 400.0, "population": 900.0, "households": 380.0, "median_income": 6.5,
+    "longitude": -122.25,
+    "latitude": 37.85,
+    "housing_median_age": 40.0,
+    "total_rooms": 2000.0,
+    "total_bedrooms": 400.0,
+    "population": 900.0,
+    "households": 380.0,
+    "median_income": 6.5,
     "ocean_proximity": "NEAR BAY",
 }
 
@@ -39,8 +45,9 @@ def test_predict_income_raises_the_price(committed_registry: Registry) -> None:
 
 def test_predict_inland_is_cheaper_than_the_bay(committed_registry: Registry) -> None:
     bay = housing.predict(_frame(), registry=committed_registry).price[0]
-    fresno = housing.predict(_frame(latitude=36.74, longitude=-119.79, ocean_proximity="INLAND"),
-                             registry=committed_registry).price[0]
+    fresno = housing.predict(
+        _frame(latitude=36.74, longitude=-119.79, ocean_proximity="INLAND"), registry=committed_registry
+    ).price[0]
     assert fresno < bay
 
 

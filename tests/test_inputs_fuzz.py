@@ -78,4 +78,4 @@ def test_read_csv_csv_like_text_gives_only_typed_errors(text: str) -> None:
 @given(st.text(max_size=300))
 def test_read_text_any_text_comes_out_clean(text: str) -> None:
     cleaned = read_text(text)
-    assert all(ch in "\n\t" or ord(ch) >= 32 and not 0x7F <= ord(ch) <= 0x9F for ch in cleaned)
+    assert all(ch in "\n\t" or (ord(ch) >= 32 and not 0x7F <= ord(ch) <= 0x9F) for ch in cleaned)

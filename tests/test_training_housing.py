@@ -76,7 +76,11 @@ def test_training_split_is_gerons_stratified_split() -> None:
 def test_onnx_matches_scikit_learn_on_unseen_districts() -> None:
     train, test = synthetic_districts(300, seed=5), synthetic_districts(80, seed=6)
     test.loc[0, "total_bedrooms"] = np.nan  # imputed inside the graph
-    config = {**CONFIG, "point": {**CONFIG["point"], "max_iter": 30}, "quantile": {**CONFIG["quantile"], "max_iter": 20}}
+    config = {
+        **CONFIG,
+        "point": {**CONFIG["point"], "max_iter": 30},
+        "quantile": {**CONFIG["quantile"], "max_iter": 20},
+    }
     features, model = fit_pipeline(train, config)
     served = predict_with(to_onnx(features, model, {}).SerializeToString(), test)
     expected = model.predict_interval(features.transform(test))

@@ -35,8 +35,13 @@ PARITY_ATOL = 1.0  # dollars
 
 CONFIG: dict[str, Any] = {
     "split": {"test_size": 0.2, "stratify": "income_cat [0,1.5,3,4.5,6,inf]", "random_state": 42},
-    "point": {"max_iter": 600, "learning_rate": 0.05, "max_leaf_nodes": 31, "min_samples_leaf": 20,
-              "l2_regularization": 1.0},
+    "point": {
+        "max_iter": 600,
+        "learning_rate": 0.05,
+        "max_leaf_nodes": 31,
+        "min_samples_leaf": 20,
+        "l2_regularization": 1.0,
+    },
     "quantile": {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 31, "min_samples_leaf": 20},
     "interval": {"coverage": 0.8, "calibration_fraction": 0.25},
     "seed": 42,
@@ -163,11 +168,16 @@ def to_onnx(features: HousingFeatures, model: IntervalRegressor, metadata: dict[
     ratios = [g.op("Div", [col[a], col[b]]) for a, b in RATIOS]
     rotated = g.op("MatMul", [g.columns(x, 0, 2), g.const(rotation_matrix(), "rotation")])
     codes = g.op(
-        "LabelEncoder", [ocean], domain="ai.onnx.ml", keys_strings=list(OCEAN_CATEGORIES),
-        values_int64s=list(range(len(OCEAN_CATEGORIES))), default_int64=-1,
+        "LabelEncoder",
+        [ocean],
+        domain="ai.onnx.ml",
+        keys_strings=list(OCEAN_CATEGORIES),
+        values_int64s=list(range(len(OCEAN_CATEGORIES))),
+        default_int64=-1,
     )
-    onehot = g.op("Cast", [g.op("Equal", [codes, g.const(np.arange(len(OCEAN_CATEGORIES)), "codes")])],
-                  to=TensorProto.DOUBLE)
+    onehot = g.op(
+        "Cast", [g.op("Equal", [codes, g.const(np.arange(len(OCEAN_CATEGORIES)), "codes")])], to=TensorProto.DOUBLE
+    )
     neighbours = _neighbours_graph(g, col["longitude"], col["latitude"], features)
     matrix = g.op("Concat", [x, *ratios, rotated, onehot, *neighbours], axis=1)
     low, high = (g.const(np.float64(v), "bound") for v in PRICE_RANGE)
@@ -175,8 +185,11 @@ def to_onnx(features: HousingFeatures, model: IntervalRegressor, metadata: dict[
     price = g.op("Clip", [hgb_regressor(g, matrix, model.point_), low, high])
     lower = g.op("Min", [g.op("Sub", [hgb_regressor(g, matrix, model.lower_), margin]), price])
     upper = g.op("Max", [g.op("Add", [hgb_regressor(g, matrix, model.upper_), margin]), price])
-    for name, value in (("price", price), ("lower", g.op("Clip", [lower, low, high])),
-                        ("upper", g.op("Clip", [upper, low, high]))):
+    for name, value in (
+        ("price", price),
+        ("lower", g.op("Clip", [lower, low, high])),
+        ("upper", g.op("Clip", [upper, low, high])),
+    ):
         g.output(value, name, TensorProto.DOUBLE, ["batch", 1])
     return g.model(metadata)
 
@@ -201,7 +214,7 @@ def evaluate(price: np.ndarray, lower: np.ndarray, upper: np.ndarray, y: np.ndar
         "r2": float(1 - np.sum(error**2) / np.sum((y - y.mean()) ** 2)),
         "interval_coverage": float(np.mean((y >= lower) & (y <= upper))),
         "interval_mean_width": float(np.mean(upper - lower)),
-        "rows": int(len(y)),
+        "rows": len(y),
     }
 
 
@@ -223,14 +236,25 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False, config: d
     return build_from_frames(train, test, models_dir, config=config, predict_with=predict_with)
 
 
-def build_from_frames(train: pd.DataFrame, test: pd.DataFrame, models_dir: Path, *, config: dict[str, Any],
-                      predict_with: Any, provenance: dict[str, Any] | None = None) -> dict:
+def build_from_frames(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    models_dir: Path,
+    *,
+    config: dict[str, Any],
+    predict_with: Any,
+    provenance: dict[str, Any] | None = None,
+) -> dict:
     start = time.perf_counter()
     features, model = fit_pipeline(train, config)
     seconds = time.perf_counter() - start
     reference = model.predict_interval(features.transform(test))
-    metadata = {"portal.key": MODEL_KEY, "portal.features": ",".join(NUMERIC_COLUMNS) + ",ocean_proximity",
-                "portal.outputs": "price,lower,upper", "portal.train_rows": str(len(train))}
+    metadata = {
+        "portal.key": MODEL_KEY,
+        "portal.features": ",".join(NUMERIC_COLUMNS) + ",ocean_proximity",
+        "portal.outputs": "price,lower,upper",
+        "portal.train_rows": str(len(train)),
+    }
     onnx_model = to_onnx(features, model, metadata)
     served = predict_with(onnx_model.SerializeToString(), test)
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(reference, served, strict=True))
@@ -239,16 +263,28 @@ def build_from_frames(train: pd.DataFrame, test: pd.DataFrame, models_dir: Path,
     metrics = {
         "test": evaluate(*served, test[TARGET].to_numpy(np.float64)),
         "test_split": "Geron 3rd ed.: stratified on income_cat, test_size=0.2, random_state=42",
-        "parity": {"max_abs_diff_dollars": diff, "atol_dollars": PARITY_ATOL, "rows": len(test),
-                   "reference": "scikit-learn pipeline (float64)"},
+        "parity": {
+            "max_abs_diff_dollars": diff,
+            "atol_dollars": PARITY_ATOL,
+            "rows": len(test),
+            "reference": "scikit-learn pipeline (float64)",
+        },
         "interval_margin_dollars": model.margin_,
         "training_seconds": round(seconds, 1),
     }
     log.info("test metrics: %s", metrics["test"])
     return write_model(
-        models_dir, MODEL_KEY, onnx_model, metrics=metrics,
-        training={"config": config, "train_rows": len(train), "test_rows": len(test), "device": "cpu",
-                  "framework": "scikit-learn HistGradientBoostingRegressor, exported by training/onnx_graph.py"},
+        models_dir,
+        MODEL_KEY,
+        onnx_model,
+        metrics=metrics,
+        training={
+            "config": config,
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "device": "cpu",
+            "framework": "scikit-learn HistGradientBoostingRegressor, exported by training/onnx_graph.py",
+        },
         data=provenance or CALIFORNIA_HOUSING.provenance(),
         sidecars={"stats": price_stats(train)},
         card=CARD,

@@ -47,7 +47,9 @@ class GraphBuilder:
         self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
-    def op(self, op_type: str, inputs: Sequence[str], *, name: str | None = None, domain: str = "", **attrs: Any) -> str:
+    def op(
+        self, op_type: str, inputs: Sequence[str], *, name: str | None = None, domain: str = "", **attrs: Any
+    ) -> str:
         out = name or self._fresh(op_type.lower())
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], domain=domain, **attrs))
         return out
@@ -134,6 +136,10 @@ def value_info(values: Sequence[onnx.ValueInfoProto]) -> list[dict[str, Any]]:
     for value in values:
         tensor = value.type.tensor_type
         shape = [dim.dim_param or dim.dim_value for dim in tensor.shape.dim]
-        dtype = "string" if tensor.elem_type == TensorProto.STRING else helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+        dtype = (
+            "string"
+            if tensor.elem_type == TensorProto.STRING
+            else helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+        )
         described.append({"name": value.name, "dtype": dtype, "shape": shape})
     return described

@@ -13,7 +13,9 @@ from services.registry import LoadedModel
 def caption(model: LoadedModel, latency_ms: float | None, what: str) -> None:
     """One line under the title: model, version, provider, latency."""
     latency = f" · {latency_ms:.1f} ms per call (median, measured here)" if latency_ms is not None else ""
-    st.caption(f"{what} · ONNX {model.entry['sha256'][:12]} · {model.entry['created'][:10]} · {model.provider}{latency}")
+    st.caption(
+        f"{what} · ONNX {model.entry['sha256'][:12]} · {model.entry['created'][:10]} · {model.provider}{latency}"
+    )
 
 
 def artifact_facts(model: LoadedModel, latency_ms: float | None) -> None:

@@ -1,0 +1,44 @@
+# Two commands for a fresh machine:  `make run` (install + start the portal)  and  `make test` (install + all tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test lint browser train bench screenshot clean
+
+run: $(VENV)/.runtime
+	$(BIN)/streamlit run Home.py --server.port $(PORT)
+
+test: $(VENV)/.dev browser
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+# Debian's Chromium for the browser test (never a browser downloaded by Playwright).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The browser test needs Debian's chromium: sudo apt-get install -y chromium"; fi; }
+
+# Rebuild one demo's models (DEMO=housing) and print its benchmark.
+train: $(VENV)/.dev
+	$(BIN)/python -m training $(DEMO)
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m benchmarks $(DEMO)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,151 @@
+"""A person's path through the portal: real `streamlit run`, driven by Playwright in Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.catalog import DEMOS
+from services.settings import ROOT
+from tests.test_app import GOOD_CSV
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    env = {**os.environ, "PORTAL_PROVIDERS": "cpu"}
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "Home.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--browser.gatherUsageStats=false",
+    ]
+    with log.open("w") as out:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail("streamlit did not become healthy within 60 s")
+
+
+@pytest.fixture(scope="module")
+def page(portal: str) -> Iterator[object]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        _skip_or_fail("Debian's chromium is not installed (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _skip_or_fail("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.set_default_timeout(30_000)
+        yield tab
+        browser.close()
+
+
+def _assert_no_exception(page: object) -> None:
+    page.wait_for_timeout(300)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "Traceback" not in page.content()
+
+
+def test_browser_home_lists_every_demo(portal: str, page: object) -> None:
+    page.goto(portal)
+    page.get_by_text("ML demo portal").first.wait_for()
+    for demo in DEMOS:
+        page.get_by_text(demo.title).first.wait_for()
+    page.get_by_text("Ready · test RMSE").first.wait_for()
+    _assert_no_exception(page)
+
+
+def test_browser_every_demo_page_loads(portal: str, page: object) -> None:
+    for demo in DEMOS:
+        page.goto(f"{portal}/{demo.slug}")
+        page.get_by_role("heading", name=demo.title).wait_for()
+        _assert_no_exception(page)
+
+
+def test_browser_housing_predicts_after_a_change(portal: str, page: object) -> None:
+    page.goto(portal)
+    page.get_by_text("Open California housing prices").click()
+    metric = page.locator('[data-testid="stMetricValue"]').first
+    metric.wait_for()
+    before = metric.inner_text()
+    page.get_by_role("spinbutton", name="Median income ($10k)").fill("11.5")
+    page.get_by_role("button", name="Predict").click()
+    page.wait_for_function(
+        "b => document.querySelector('[data-testid=\"stMetricValue\"]')?.innerText !== b", arg=before
+    )
+    _assert_no_exception(page)
+
+
+def test_browser_housing_batch_upload_and_bad_file(portal: str, page: object, tmp_path: Path) -> None:
+    page.goto(f"{portal}/housing")
+    page.get_by_role("tab", name="Batch (CSV)").click()
+    good, bad = tmp_path / "districts.csv", tmp_path / "bad.csv"
+    good.write_bytes(GOOD_CSV)
+    bad.write_bytes(b"longitude;latitude\n1;2\n")
+    page.locator('input[type="file"]').set_input_files(str(good))
+    page.get_by_text("2 districts predicted").wait_for()
+    page.get_by_role("button", name="Download predictions (CSV)").wait_for()
+    page.locator('input[type="file"]').set_input_files(str(bad))
+    page.get_by_text("missing column(s)").wait_for()
+    _assert_no_exception(page)
