@@ -1,4 +1,8 @@
-"""The portal's entry point: navigation, the demo gallery and the system panel. No model code here."""
+"""The portal's entry point: navigation, the demo gallery and the system panel. No model code here.
+
+Demo pages live in app_pages/, not pages/: when a folder named pages/ exists, Streamlit runs a directly-linked
+page on its own (its old multipage mode), bypassing this file's st.navigation, sections and page config.
+"""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ class Demo:
 
     @property
     def page(self) -> str:
-        return f"pages/{self.slug}.py"
+        return f"app_pages/{self.slug}.py"
 
     @property
     def rebuild(self) -> str:

@@ -27,7 +27,7 @@ def _app(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> App
 
 def _housing(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> AppTest:
     at = _app(monkeypatch, models_dir).run()
-    at.switch_page("pages/housing.py").run()
+    at.switch_page("app_pages/housing.py").run()
     return at
 
 

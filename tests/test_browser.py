@@ -107,6 +107,15 @@ def _assert_no_exception(page: object) -> None:
     assert "Traceback" not in page.content()
 
 
+def test_browser_direct_link_to_a_demo_keeps_the_portal_navigation(portal: str, page: object) -> None:
+    # The first request of a fresh server goes straight to a demo: Home.py's st.navigation must still rule
+    # (a folder named pages/ would make Streamlit run the page alone, without sections or page config).
+    page.goto(f"{portal}/housing")
+    page.get_by_role("heading", name="California housing prices").wait_for()
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Tabular").wait_for()
+    _assert_no_exception(page)
+
+
 def test_browser_home_lists_every_demo(portal: str, page: object) -> None:
     page.goto(portal)
     page.get_by_text("ML demo portal").first.wait_for()

@@ -1,0 +1,39 @@
+"""Timing and reporting helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+def median_ms(fn: Callable[[], object], *, repeats: int, warmup: int = 3) -> float:
+    """Median wall time of fn() in milliseconds, after a few untimed warm-up calls."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+@dataclass(frozen=True)
+class Row:
+    measure: str
+    value: str
+    goal: str = ""
+    met: bool | None = None
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    """A plain table: measure, value, goal, and whether the goal is met."""
+    width = max(len(r.measure) for r in rows)
+    value_width = max(len(r.value) for r in rows)
+    print(f"\n{title}\n" + "-" * len(title))
+    for row in rows:
+        mark = "" if row.met is None else ("  ok" if row.met else "  MISSED")
+        goal = f"  (goal: {row.goal})" if row.goal else ""
+        print(f"{row.measure:<{width}}  {row.value:>{value_width}}{goal}{mark}")
