@@ -23,7 +23,9 @@ def run(data_dir: Path, repeats: int) -> None:
     served = housing.predict(test, registry=registry)
     reference = model.predict_interval(features.transform(test))
     quality = evaluate(served.price, served.lower, served.upper, y)
-    parity = max(float(np.max(np.abs(a - b))) for a, b in zip((served.price, served.lower, served.upper), reference))
+    parity = max(
+        float(np.max(np.abs(a - b))) for a, b in zip((served.price, served.lower, served.upper), reference, strict=True)
+    )
 
     def onnx_call(frame):
         return lambda: housing.predict(frame, registry=registry)
@@ -42,7 +44,9 @@ def run(data_dir: Path, repeats: int) -> None:
     print_table(
         f"housing on {len(test):,} test districts (provider {loaded.provider}; medians of repeated runs)",
         [
-            Row("test RMSE", f"${quality['rmse']:,.0f}", "< $40,000; Geron $47,730 / $41,424", quality["rmse"] < 40_000),
+            Row(
+                "test RMSE", f"${quality['rmse']:,.0f}", "< $40,000; Geron $47,730 / $41,424", quality["rmse"] < 40_000
+            ),
             Row("test MAE", f"${quality['mae']:,.0f}"),
             Row("test R^2", f"{quality['r2']:.4f}"),
             Row("80% interval coverage", f"{quality['interval_coverage']:.1%}", "about 80%"),

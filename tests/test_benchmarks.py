@@ -14,5 +14,11 @@ def test_benchmark_housing_prints_quality_and_speed(capsys: pytest.CaptureFixtur
     path = require_data("california_housing/housing.csv")
     run(data_dir=path.parent.parent, repeats=3)
     out = capsys.readouterr().out
-    for measure in ("test RMSE", "80% interval coverage", "parity max", "1 row: speed ratio", "1,000 rows: speed ratio"):
+    for measure in (
+        "test RMSE",
+        "80% interval coverage",
+        "parity max",
+        "1 row: speed ratio",
+        "1,000 rows: speed ratio",
+    ):
         assert measure in out
