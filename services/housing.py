@@ -162,8 +162,10 @@ def _ocean(column: pd.Series) -> np.ndarray:
     values = column.astype("string").str.strip().str.upper()
     bad = np.flatnonzero(~values.isin(OCEAN_CATEGORIES).fillna(False).to_numpy(bool))
     if bad.size:
+        value = column.iloc[bad[0]]
+        shown = "is empty" if pd.isna(value) or not str(value).strip() else f"{value!r} is not one of the categories"
         raise InvalidInputError(
-            f"ocean_proximity {column.iloc[bad[0]]!r} in row {bad[0] + 1} is not one of: {', '.join(OCEAN_CATEGORIES)}."
+            f"ocean_proximity in row {bad[0] + 1} {shown}; use one of: {', '.join(OCEAN_CATEGORIES)}."
         )
     return values.to_numpy(object).reshape(-1, 1)
 

@@ -79,7 +79,8 @@ def test_predict_reports_stage_timings(committed_registry: Registry) -> None:
         ({"latitude": 45.0}, r"latitude = 45 in row 1 is out of range: California lies between 32.4 and 42.1"),
         ({"households": 0}, r"households = 0 in row 1 is out of range: a district's household count, at least 1"),
         ({"total_bedrooms": 5000.0}, r"Row 1: total_bedrooms \(5000\) exceeds total_rooms \(2000\)"),
-        ({"ocean_proximity": "BEACH"}, r"ocean_proximity 'BEACH' in row 1 is not one of: <1H OCEAN, INLAND"),
+        ({"ocean_proximity": "BEACH"}, r"ocean_proximity in row 1 'BEACH' is not one of the categories; use one of"),
+        ({"ocean_proximity": None}, r"ocean_proximity in row 1 is empty; use one of: <1H OCEAN, INLAND"),
         ({"median_income": "lots"}, r"Column median_income must hold numbers"),
     ],
 )

@@ -6,11 +6,12 @@ fetches a missing file from its public source and checks its sha256 before use.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from services.registry import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,6 @@ CALIFORNIA_HOUSING = Dataset(
 )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def locate(dataset: Dataset, data_dir: Path, *, download: bool = False) -> list[Path]:
     """The dataset's files under data_dir, checksum-verified; fetched first when missing and download is set.
 
@@ -85,7 +78,7 @@ def locate(dataset: Dataset, data_dir: Path, *, download: bool = False) -> list[
             path.parent.mkdir(parents=True, exist_ok=True)
             log.info("downloading %s", item.url)
             urllib.request.urlretrieve(item.url, path)  # noqa: S310 - fixed https URL from this table
-        actual = _sha256(path)
+        actual = sha256_file(path)
         if actual != item.sha256:
             raise ValueError(f"{path} sha256 {actual} != expected {item.sha256}; the file is not the recorded version")
         paths.append(path)
