@@ -35,7 +35,7 @@ def _card(status: DemoStatus) -> None:
     with st.container(border=True):
         st.markdown(f"#### {demo.title}")
         st.write(demo.summary)
-        st.caption("Model: " + ", ".join(demo.model_keys))
+        st.caption(f"Model: {status.model or ', '.join(demo.model_keys)}")
         if status.ready:
             st.success(f"Ready · {status.headline or 'no metric recorded'}", icon=":material/check_circle:")
             st.page_link(demo.page, label=f"Open {demo.title}", icon=demo.icon)

@@ -11,6 +11,7 @@ from services.inputs import read_csv
 from services.registry import default_registry
 from ui.charts import value_in_distribution
 from ui.components import artifact_facts, caption
+from ui.maps import pick_location
 
 PLACES = {  # name -> (latitude, longitude, ocean proximity)
     "San Francisco": (37.77, -122.42, "NEAR BAY"),
@@ -51,7 +52,22 @@ if "housing_households" not in st.session_state:
 
 one, batch = st.tabs(["One district", "Batch (CSV)"])
 with one:
-    st.selectbox("Start from a place", list(PLACES), key="housing_place", on_change=_place)
+    pick, where = st.columns([1, 2])
+    pick.selectbox("Start from a place", list(PLACES), key="housing_place", on_change=_place)
+    pick.caption(
+        "…or click a cell on the map (colour: median price of the training districts there), "
+        "then adjust the numbers and press Predict."
+    )
+    with where:
+        clicked = pick_location(
+            pd.DataFrame(stats["cells"]),
+            st.session_state["housing_latitude"],
+            st.session_state["housing_longitude"],
+            key="housing_map",
+        )
+    if clicked is not None:
+        st.session_state.update(housing_latitude=clicked[0], housing_longitude=clicked[1])
+        st.rerun()
     with st.form("housing_form"):
         c1, c2, c3 = st.columns(3)
         c1.number_input("Latitude", 32.4, 42.1, step=0.01, format="%.2f", key="housing_latitude")
@@ -81,7 +97,6 @@ with one:
         left.metric("Predicted median house value", f"${result.price[0]:,.0f}")
         left.write(f"80% interval: **${result.lower[0]:,.0f} – ${result.upper[0]:,.0f}**")
         left.caption(f"{sum(result.timings_ms.values()):.1f} ms on {result.provider}")
-        left.map(pd.DataFrame({"lat": [district["latitude"]], "lon": [district["longitude"]]}), zoom=6, height=220)
         hist = stats["histogram"]
         right.altair_chart(
             value_in_distribution(

@@ -33,6 +33,7 @@ class DemoStatus:
     ready: bool
     message: str
     headline: str | None  # e.g. "test RMSE $38,394"
+    model: str | None = None  # the model card's one-line summary
 
 
 DEMOS: tuple[Demo, ...] = (
@@ -59,10 +60,11 @@ def demo_status(demo: Demo, registry: Registry) -> DemoStatus:
             return DemoStatus(demo, False, status.message, None)
     key, path, label = demo.headline
     try:
-        value = registry.entry(key)["metrics"]
+        entry = registry.entry(key)
+        value = entry["metrics"]
         for part in path.split("."):
             value = value[part]
         headline = label.format(value)
     except (ModelUnavailableError, KeyError, TypeError, ValueError):
-        headline = None
-    return DemoStatus(demo, True, "ready", headline)
+        return DemoStatus(demo, True, "ready", None)
+    return DemoStatus(demo, True, "ready", headline, entry.get("card", {}).get("summary"))

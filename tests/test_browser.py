@@ -158,3 +158,18 @@ def test_browser_housing_batch_upload_and_bad_file(portal: str, page: object, tm
     page.locator('input[type="file"]').set_input_files(str(bad))
     page.get_by_text("missing column(s)").wait_for()
     _assert_no_exception(page)
+
+
+def test_browser_housing_map_click_sets_the_location(portal: str, page: object) -> None:
+    page.goto(f"{portal}/housing")
+    latitude = page.get_by_role("spinbutton", name="Latitude")
+    latitude.wait_for()
+    before = latitude.input_value()
+    box = page.locator('[data-testid="stDeckGlJsonChart"]').bounding_box()
+    for dx, dy in ((0.42, 0.3), (0.45, 0.25), (0.5, 0.35), (0.55, 0.6), (0.6, 0.7)):
+        page.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * dy)
+        page.wait_for_timeout(1500)
+        if latitude.input_value() != before:
+            break
+    assert latitude.input_value() != before, "no map click changed the latitude"
+    _assert_no_exception(page)

@@ -225,7 +225,20 @@ def price_stats(train: pd.DataFrame) -> dict[str, Any]:
         name: {"min": float(train[name].min()), "median": float(train[name].median()), "max": float(train[name].max())}
         for name in NUMERIC_COLUMNS
     }
-    return {"histogram": {"edges": edges.tolist(), "counts": counts.tolist()}, "columns": columns}
+    return {
+        "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+        "columns": columns,
+        "cells": map_cells(train),
+    }
+
+
+def map_cells(train: pd.DataFrame, size: float = 0.2) -> list[dict[str, float]]:
+    """Aggregates for the page's clickable map: per 0.2-degree cell, its centre, district count and median price."""
+    lat = ((np.floor(train["latitude"] / size) + 0.5) * size).round(2)
+    lon = ((np.floor(train["longitude"] / size) + 0.5) * size).round(2)
+    grouped = train.groupby([lat, lon])[TARGET].agg(["size", "median"]).reset_index()
+    grouped.columns = ["lat", "lon", "districts", "median_value"]
+    return [{k: float(v) for k, v in row.items()} for row in grouped.to_dict("records")]
 
 
 def build(data_dir: Path, models_dir: Path, *, download: bool = False, config: dict[str, Any] = CONFIG) -> dict:
