@@ -23,6 +23,7 @@ def pick_location(cells: pd.DataFrame, lat: float, lon: float, *, key: str) -> t
             id="cells",
             get_position=["lon", "lat"],
             get_radius=8000,
+            radius_min_pixels=4,
             get_fill_color=["r", 80, "b", 140],
             pickable=True,
         ),
