@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import train_test_split
 
-from services.housing import MODEL_KEY, NUMERIC_COLUMNS, OCEAN_CATEGORIES, PRICE_RANGE, TARGET
+from services.housing import MODEL_KEY, NUMERIC_COLUMNS, OCEAN_CATEGORIES, PRICE_RANGE, TARGET, predict_with
 from training.datasets import CALIFORNIA_HOUSING, locate
 from training.manifest import write_model
 from training.onnx_graph import GraphBuilder, hgb_regressor
@@ -243,10 +243,8 @@ def map_cells(train: pd.DataFrame, size: float = 0.2) -> list[dict[str, float]]:
 
 def build(data_dir: Path, models_dir: Path, *, download: bool = False, config: dict[str, Any] = CONFIG) -> dict:
     """Train, export, check parity, evaluate and write models/housing/price.onnx with its manifest entry."""
-    from services.housing import predict_with  # the serving path itself is what parity is checked on
-
     train, test = load_split(data_dir, download=download)
-    return build_from_frames(train, test, models_dir, config=config, predict_with=predict_with)
+    return build_from_frames(train, test, models_dir, config=config)
 
 
 def build_from_frames(
@@ -255,7 +253,6 @@ def build_from_frames(
     models_dir: Path,
     *,
     config: dict[str, Any],
-    predict_with: Any,
     provenance: dict[str, Any] | None = None,
 ) -> dict:
     start = time.perf_counter()
@@ -269,7 +266,7 @@ def build_from_frames(
         "portal.train_rows": str(len(train)),
     }
     onnx_model = to_onnx(features, model, metadata)
-    served = predict_with(onnx_model.SerializeToString(), test)
+    served = predict_with(onnx_model.SerializeToString(), test)  # parity is checked on the serving path itself
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(reference, served, strict=True))
     log.info("parity on %d test rows: max |onnx - sklearn| = $%.6f (atol $%.2f)", len(test), diff, PARITY_ATOL)
     np.testing.assert_allclose(np.vstack(served), np.vstack(reference), rtol=0, atol=PARITY_ATOL)
