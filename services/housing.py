@@ -6,6 +6,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 
 from services.errors import InvalidInputError
 from services.inputs import CsvSchema
-from services.registry import LoadedModel, Registry, default_registry
+from services.registry import LoadedModel, Registry, default_registry, run_session
 
 MODEL_KEY = "housing/price"
 TARGET = "median_house_value"
@@ -95,12 +96,7 @@ def predict(frame: pd.DataFrame, *, registry: Registry | None = None) -> Housing
 def predict_with(model_bytes: bytes, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The serving path on an unregistered model (used by training to check export parity)."""
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    names = [out.name for out in session.get_outputs()]
-
-    def run(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return dict(zip(names, session.run(names, dict(feeds)), strict=True))
-
-    return _postprocess(_run(run, _preprocess(frame)))
+    return _postprocess(_run(partial(run_session, session), _preprocess(frame)))
 
 
 def measure_latency(*, repeats: int = 15, registry: Registry | None = None) -> float:

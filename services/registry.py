@@ -39,8 +39,7 @@ class LoadedModel:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the session; returns every output by name."""
-        names = [out.name for out in self.session.get_outputs()]
-        return dict(zip(names, self.session.run(names, dict(feeds)), strict=True))
+        return run_session(self.session, feeds)
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,12 @@ class ProviderReport:
     available: tuple[str, ...]
     selected: tuple[str, ...]
     gpus: tuple[str, ...]
+
+
+def run_session(session: ort.InferenceSession, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run a session and return every output by name."""
+    names = [out.name for out in session.get_outputs()]
+    return dict(zip(names, session.run(names, dict(feeds)), strict=True))
 
 
 def sha256_file(path: Path) -> str:
@@ -129,7 +134,7 @@ class Registry:
         return entry
 
     def _check_file(self, key: str, path: Path, size: int, sha256: str) -> None:
-        fix = f"rebuild with `{rebuild_command(key)}` (or restore it with `git checkout -- {path.name}`)"
+        fix = f"rebuild with `{rebuild_command(key)}` (or restore it with `git checkout -- {path}`)"
         try:
             stat = path.stat()
         except FileNotFoundError:
