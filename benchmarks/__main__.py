@@ -9,7 +9,7 @@ from pathlib import Path
 
 from services.settings import load_settings
 
-BENCHMARKS = {"housing": "benchmarks.housing"}
+BENCHMARKS = {"books": "benchmarks.books", "housing": "benchmarks.housing"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,6 +47,16 @@ DEMOS: tuple[Demo, ...] = (
         headline=("housing/price", "test.rmse", "test RMSE ${:,.0f}"),
         icon=":material/home:",
     ),
+    Demo(
+        slug="books",
+        title="Book recommender",
+        section="Tabular",
+        summary="Pick and rate a few books you have read; get recommendations with covers and the reason for each, "
+        "or browse similar titles. Collaborative filtering on Book-Crossing readers.",
+        model_keys=("books/recommender", "books/similar"),
+        headline=("books/recommender", "leave_one_out.implicit.ials.hr@10", "leave-one-out HR@10 {:.3f}"),
+        icon=":material/menu_book:",
+    ),
 )
 
 SECTIONS = ("Tabular", "Text", "Vision")

