@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 import streamlit as st
 
@@ -22,7 +24,6 @@ def _latency(sha256: str) -> float:  # keyed by the artifact's checksum
 def _add(title: str) -> None:
     picked = list(st.session_state.get("books_picked", []))
     st.session_state["books_picked"] = [*picked, title] if title not in picked else picked
-    st.session_state["books_search"] = ""
 
 
 def _example() -> None:
@@ -36,8 +37,8 @@ def _label(title: str) -> str:
 
 
 def _because(item: books.Recommendation, picks: dict[str, int | None]) -> str:
-    rating = picks[item.because.title]
-    return f"Because you read {item.because.title}" if rating is None else f"Because you liked {item.because.title}"
+    title = textwrap.shorten(item.because.title, 60, placeholder="…")
+    return f"Because you read {title}" if picks[item.because.title] is None else f"Because you liked {title}"
 
 
 st.title("Book recommender")
@@ -65,8 +66,10 @@ with recommend_tab:
                 st.warning(str(err), icon=":material/search_off:")
             else:
                 for match in matches:
-                    label, key = f"＋ {_label(match.book.title)}", f"books_add_{match.book.index}"
-                    st.button(label, key=key, on_click=_add, args=(match.book.title,))
+                    added = match.book.title in st.session_state.get("books_picked", [])
+                    icon = ":material/check:" if added else ":material/add:"
+                    key, title = f"books_add_{match.book.index}", match.book.title
+                    st.button(_label(title), key=key, icon=icon, on_click=_add, args=(title,), disabled=added)
                 if not matches:
                     st.caption(f"No title or author is close to {query!r}; try fewer or other words.")
         st.multiselect("Your books", titles, key="books_picked", format_func=_label, placeholder="Pick from the list")

@@ -35,7 +35,7 @@ class Book:
 
     @property
     def cover_url(self) -> str:
-        return COVER_URL.format(isbn=self.isbn)
+        return COVER_URL.format(isbn="".join(c for c in self.isbn if c.isascii() and c.isalnum()))
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,10 @@ class Registry:
 
     def entry(self, key: str) -> dict[str, Any]:
         """The manifest entry of one model."""
+        if not (self.models_dir / MANIFEST).exists():
+            raise ModelUnavailableError(
+                f"{self.models_dir / MANIFEST} is missing; build this model with `{rebuild_command(key)}`."
+            )
         entry = self.manifest().get(key)
         if entry is None:
             raise ModelUnavailableError(

@@ -36,11 +36,12 @@ def _text(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_home_lists_the_housing_demo_as_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_home_lists_every_demo_as_ready(monkeypatch: pytest.MonkeyPatch) -> None:
     at = _app(monkeypatch).run()
     assert not at.exception
     assert any("Ready · test RMSE $" in s.value for s in at.success)
-    assert "Models verified:** 1 of 1" in _text(at)
+    assert any("Ready · leave-one-out HR@10 0." in s.value for s in at.success)
+    assert "Models verified:** 3 of 3" in _text(at)
 
 
 def test_home_shows_the_build_command_when_models_are_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -173,3 +173,20 @@ def test_browser_housing_map_click_sets_the_location(portal: str, page: object) 
             break
     assert latitude.input_value() != before, "no map click changed the latitude"
     _assert_no_exception(page)
+
+
+def test_browser_books_search_pick_rate_and_similar(portal: str, page: object) -> None:
+    page.goto(f"{portal}/books")
+    page.get_by_text("Popular with Book-Crossing readers").wait_for()
+    page.get_by_label("Search titles or authors (typos are fine)").fill("harry poter")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Harry Potter and the Sorcerer's Stone (Harry Potter (Paperback))").click()
+    page.get_by_text("Recommended for you").wait_for()
+    page.get_by_text("Because you liked Harry Potter and the").first.wait_for()
+    thumb = page.get_by_role("slider").first  # the pick's rating: Home = "read, no rating"
+    thumb.focus()
+    page.keyboard.press("Home")
+    page.get_by_text("Because you read Harry Potter and the").first.wait_for()
+    page.get_by_role("tab", name="Similar books").click()
+    page.get_by_text("similarity 0.").first.wait_for()
+    _assert_no_exception(page)

@@ -35,3 +35,19 @@ def test_housing_provenance_names_source_and_licence() -> None:
     provenance = CALIFORNIA_HOUSING.provenance()
     assert provenance["files"][0]["url"].startswith("https://")
     assert "Apache-2.0" in provenance["licence"]
+
+
+def test_locate_checks_a_gzipped_file_by_its_plain_content(tmp_path: Path) -> None:
+    import gzip
+
+    (tmp_path / "toy").mkdir()
+    (tmp_path / "toy" / "a.csv.gz").write_bytes(gzip.compress(b"x,y\n", mtime=0))
+    item = DataFile("toy/a.csv.gz", "https://example.invalid/a.csv", hashlib.sha256(b"x,y\n").hexdigest(), True)
+    assert locate(Dataset("toy", "1", "test", "none", (item,)), tmp_path) == [tmp_path / "toy" / "a.csv.gz"]
+
+
+def test_book_crossing_source_is_a_pinned_public_url() -> None:
+    from training.datasets import BOOK_CROSSING
+
+    (item,) = BOOK_CROSSING.files
+    assert item.url.startswith("https://raw.githubusercontent.com/") and item.gzipped

@@ -30,7 +30,9 @@ def test_registry_shares_one_session_per_model(cpu_registry: Registry) -> None:
 
 
 def test_registry_missing_manifest_names_the_build_command(tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailableError, match=r"manifest.json is missing; build the models with"):
+    with pytest.raises(
+        ModelUnavailableError, match=r"manifest.json is missing; build this model with `python -m training housing`"
+    ):
         Registry(tmp_path, ["CPUExecutionProvider"]).load(MODEL_KEY)
 
 
