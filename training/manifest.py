@@ -19,12 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def git_commit() -> str:
-    """The commit the training code was at ('+dirty' when it had uncommitted changes)."""
+    """The commit the training code was at ('+dirty' when code outside models/ had uncommitted changes)."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+        dirty = subprocess.run(  # artifacts being written now do not count: only the code that made them
+            ["git", "status", "--porcelain", "--", ".", ":(exclude)models"], cwd=ROOT, capture_output=True, text=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty.strip() else "")
