@@ -132,7 +132,9 @@ with st.expander("About this model", icon=":material/info:"):
         f"- **Protocol:** {metrics['split']}; *explicit* uses 1-10 ratings only, *implicit* every interaction "
         f"({loo['explicit']['ials']['users']} and {loo['implicit']['ials']['users']} users)\n"
         f"- **Goal:** HR@10 at least 1.5x popularity's and above item-item: "
-        f"{ratio['explicit']:.2f}x and {ratio['implicit']:.2f}x\n"
+        f"{ratio['explicit']:.2f}x and {ratio['implicit']:.2f}x; HR@10 minus item-item's, 95% bootstrap interval: "
+        + " and ".join("{:+.3f} to {:+.3f}".format(*loo[s]["ials"]["hr@10_minus_item_item_ci95"]) for s in loo)
+        + "\n"
         f"- **ONNX vs numpy fold-in:** max score difference {metrics['parity']['max_abs_diff_score']:.1e} "
         f"over {metrics['parity']['users']} readers\n"
         f"- **Training time:** {metrics['training_seconds']} s on CPU (grid search included); the served model "

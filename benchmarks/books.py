@@ -41,7 +41,8 @@ def _pair(measured: dict[str, float]) -> str:
 
 
 def _gap(models: dict[str, dict[str, float]]) -> str:
-    return f"{models['ials']['hr@10'] - models['item_item']['hr@10']:+.3f}"
+    low, high = models["ials"]["hr@10_minus_item_item_ci95"]
+    return f"{models['ials']['hr@10'] - models['item_item']['hr@10']:+.3f} (95% CI {low:+.3f} to {high:+.3f})"
 
 
 def _parity_and_speed(registry: Registry, loaded: object, matrix: np.ndarray, repeats: int) -> list[Row]:

@@ -41,6 +41,13 @@ def test_hit_rate_counts_a_held_out_title_ranked_first() -> None:
     assert measured["hr@1"] == 1.0 and measured["ndcg@1"] == 1.0
 
 
+def test_paired_bootstrap_brackets_the_mean_difference() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.random(500) < 0.3, rng.random(500) < 0.2
+    low, high = recsys.paired_bootstrap(a, b, seed=1)
+    assert low < a.mean() - b.mean() < high and high - low < 0.15
+
+
 def test_confidence_gives_dislikes_no_weight() -> None:
     weights = recsys.confidence(np.array([[np.nan, 0.0, 3.0, 8.0]]), alpha=2.0, explicit_boost=1.0)
     np.testing.assert_allclose(weights, [[0.0, 2.0, 0.0, 2.0 * 1.8]])

@@ -111,14 +111,17 @@ def evaluate_setting(
     items = recsys.ials_fit(split.train, ials)
     graph = recommender_graph(items, ials, metadata={})
     mf = recsys.MfConfig(**config["mf"])
-    results = {
-        "popularity": recsys.hit_rate_ndcg(recsys.popularity(split.train), split, k=k),
-        "item_item": recsys.hit_rate_ndcg(recsys.item_item(split.train, binary=False), split, k=k),
-        "mf_explicit": recsys.hit_rate_ndcg(
-            recsys.mf_scores(split.train, recsys.mf_fit(split.train, mf), mf), split, k=k
-        ),
-        "ials": recsys.hit_rate_ndcg(parity(graph, split.train, items, ials)[0], split, k=k),
+    scores = {
+        "popularity": recsys.popularity(split.train),
+        "item_item": recsys.item_item(split.train, binary=False),
+        "mf_explicit": recsys.mf_scores(split.train, recsys.mf_fit(split.train, mf), mf),
+        "ials": parity(graph, split.train, items, ials)[0],
     }
+    results = {name: recsys.hit_rate_ndcg(values, split, k=k) for name, values in scores.items()}
+    hits = {name: recsys.ranks(values, split) < k for name, values in scores.items()}
+    results["ials"][f"hr@{k}_minus_item_item_ci95"] = recsys.paired_bootstrap(
+        hits["ials"], hits["item_item"], seed=config["leave_one_out_seed"]
+    )
     for name, measured in results.items():
         log.info("%s leave-one-out %s: %s", matrix.shape, name, measured)
     return {"models": results, "ials_config": asdict(ials), "ials_validation": validation}

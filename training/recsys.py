@@ -39,18 +39,31 @@ def leave_one_out(ratings: np.ndarray, *, seed: int) -> Split:
     return Split(train, np.array(users, np.int64), np.array(held, np.int64))
 
 
-def hit_rate_ndcg(scores: np.ndarray, split: Split, *, k: int = 10) -> dict[str, float]:
-    """HR@k and NDCG@k of the held-out titles, ranking every title the user has not seen in training."""
+def ranks(scores: np.ndarray, split: Split) -> np.ndarray:
+    """0-based rank of each held-out title among the titles its user has not seen (ties count in its favour)."""
     rows = scores[split.users].astype(np.float64)
     rows[~np.isnan(split.train[split.users])] = -np.inf
     target = rows[np.arange(len(split.users)), split.held_out]
-    rank = (rows > target[:, None]).sum(axis=1)  # 0 = first; ties count in the title's favour
+    return (rows > target[:, None]).sum(axis=1)
+
+
+def hit_rate_ndcg(scores: np.ndarray, split: Split, *, k: int = 10) -> dict[str, float]:
+    """HR@k and NDCG@k of the held-out titles, ranking every title the user has not seen in training."""
+    rank = ranks(scores, split)
     hit = rank < k
     return {
         f"hr@{k}": float(hit.mean()),
         f"ndcg@{k}": float(np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0).mean()),
         "users": len(split.users),
     }
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, seed: int, samples: int = 2000) -> list[float]:
+    """95% interval of mean(a - b) over users resampled with replacement (a, b: per-user values, same users)."""
+    rng = np.random.default_rng(seed)
+    diff = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    means = diff[rng.integers(0, len(diff), (samples, len(diff)))].mean(axis=1)
+    return [float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))]
 
 
 def popularity(train: np.ndarray) -> np.ndarray:
