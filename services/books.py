@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 import unicodedata
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ import numpy as np
 
 from services.errors import InvalidInputError
 from services.registry import LoadedModel, Registry, default_registry
+from services.timing import elapsed_ms, median_call_ms
 
 MODEL_KEY = "books/recommender"
 SIMILAR_KEY = "books/similar"
@@ -158,10 +158,10 @@ def recommend(ratings: Mapping[str, int | None], *, top_k: int = 10, registry: R
     books = catalog(registry)
     start = time.perf_counter()
     feeds = {"ratings": _ratings_vector(ratings, books, registry), "top_k": _check_top_k(top_k)}
-    timings = {"preprocess": _ms(start)}
+    timings = {"preprocess": elapsed_ms(start)}
     start = time.perf_counter()
     out = model.run(feeds)
-    timings["inference"] = _ms(start)
+    timings["inference"] = elapsed_ms(start)
     items = tuple(
         Recommendation(books.books[t], float(s), books.books[b])
         for t, s, b in zip(out["titles"][0], out["scores"][0], out["because"][0], strict=True)
@@ -184,7 +184,7 @@ def similar(title: str, *, top_k: int = 10, registry: Registry | None = None) ->
     items = tuple(
         Recommendation(books.books[t], float(s), None) for t, s in zip(out["titles"][0], out["scores"][0], strict=True)
     )
-    return Ranked(items, {"inference": _ms(start)}, model.provider)
+    return Ranked(items, {"inference": elapsed_ms(start)}, model.provider)
 
 
 def popular(*, top_k: int = 10, exclude: tuple[str, ...] = (), registry: Registry | None = None) -> tuple[Book, ...]:
@@ -197,17 +197,7 @@ def popular(*, top_k: int = 10, exclude: tuple[str, ...] = (), registry: Registr
 def measure_latency(*, repeats: int = 25, registry: Registry | None = None) -> float:
     """Median milliseconds of one recommendation call (three picks, top 10), end to end, on this machine."""
     picks = {book.title: 9 for book in popular(top_k=3, registry=registry)}
-    recommend(picks, registry=registry)  # warm-up
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        recommend(picks, registry=registry)
-        samples.append(_ms(start))
-    return statistics.median(samples)
-
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
+    return median_call_ms(lambda: recommend(picks, registry=registry), repeats=repeats)
 
 
 def _check_top_k(top_k: int) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import pandas as pd
 from services.errors import InvalidInputError
 from services.inputs import CsvSchema
 from services.registry import LoadedModel, Registry, default_registry, run_session
+from services.timing import elapsed_ms, median_call_ms
 
 MODEL_KEY = "housing/price"
 TARGET = "median_house_value"
@@ -85,10 +85,10 @@ def predict(frame: pd.DataFrame, *, registry: Registry | None = None) -> Housing
     timings: dict[str, float] = {}
     start = time.perf_counter()
     feeds = _preprocess(frame)
-    timings["preprocess"] = _ms(start)
+    timings["preprocess"] = elapsed_ms(start)
     start = time.perf_counter()
     outputs = _run(model.run, feeds)
-    timings["inference"] = _ms(start)
+    timings["inference"] = elapsed_ms(start)
     price, lower, upper = _postprocess(outputs)
     return HousingPrediction(price, lower, upper, timings, model.provider)
 
@@ -103,17 +103,7 @@ def measure_latency(*, repeats: int = 15, registry: Registry | None = None) -> f
     """Median milliseconds of one single-district prediction, end to end, on this machine."""
     stats = (registry or default_registry()).sidecar(MODEL_KEY, "stats")
     frame = pd.DataFrame([{**{k: v["median"] for k, v in stats["columns"].items()}, "ocean_proximity": "INLAND"}])
-    predict(frame, registry=registry)  # warm-up
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(frame, registry=registry)
-        samples.append(_ms(start))
-    return statistics.median(samples)
-
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
+    return median_call_ms(lambda: predict(frame, registry=registry), repeats=repeats)
 
 
 def _preprocess(frame: pd.DataFrame) -> dict[str, np.ndarray]:
