@@ -9,7 +9,7 @@ import onnx
 
 from benchmarks.common import Row, median_ms, print_table
 from services import books
-from services.registry import Registry
+from services.registry import LoadedModel, Registry
 from services.settings import load_settings
 from training import recsys
 from training.books import CONFIG, SETTINGS, evaluate_setting, load_ratings, rating_matrix, setting_matrix
@@ -45,7 +45,7 @@ def _gap(models: dict[str, dict[str, float]]) -> str:
     return f"{models['ials']['hr@10'] - models['item_item']['hr@10']:+.3f} (95% CI {low:+.3f} to {high:+.3f})"
 
 
-def _parity_and_speed(registry: Registry, loaded: object, matrix: np.ndarray, repeats: int) -> list[Row]:
+def _parity_and_speed(registry: Registry, loaded: LoadedModel, matrix: np.ndarray, repeats: int) -> list[Row]:
     model = onnx.load(registry.path(books.MODEL_KEY))
     items = title_factors(model)
     served = recsys.IalsConfig(**loaded.entry["training"]["served"])

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.timing import median_call_ms
+
 
 def median_ms(fn: Callable[[], object], *, repeats: int, warmup: int = 3) -> float:
-    """Median wall time of fn() in milliseconds, after a few untimed warm-up calls."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+    """Median wall time of fn() in milliseconds, after a few untimed warm-up calls (the services' own timer)."""
+    return median_call_ms(fn, repeats=repeats, warmup=warmup)
 
 
 @dataclass(frozen=True)

@@ -190,8 +190,9 @@ def similar(title: str, *, top_k: int = 10, registry: Registry | None = None) ->
 def popular(*, top_k: int = 10, exclude: tuple[str, ...] = (), registry: Registry | None = None) -> tuple[Book, ...]:
     """The most read titles (ties: higher mean rating first), leaving out `exclude`."""
     _check_top_k(top_k)
+    excluded = set(exclude)
     ranked = sorted(catalog(registry).books, key=lambda b: (-b.readers, -b.mean_rating, b.title))
-    return tuple(b for b in ranked if b.title not in set(exclude))[:top_k]
+    return tuple(b for b in ranked if b.title not in excluded)[:top_k]
 
 
 def measure_latency(*, repeats: int = 25, registry: Registry | None = None) -> float:

@@ -92,15 +92,16 @@ class Registry:
         self._sessions: dict[str, LoadedModel] = {}
         self._verified: dict[str, tuple[int, int]] = {}
 
-    def manifest(self) -> dict[str, Any]:
-        """The parsed manifest (models by key)."""
+    def manifest(self, key: str | None = None) -> dict[str, Any]:
+        """The parsed manifest (models by key); a missing one is reported with `key`'s rebuild command."""
         path = self.models_dir / MANIFEST
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ModelUnavailableError(
-                f"{path} is missing; build the models with `python -m training <demo>`."
-            ) from None
+            build = (
+                f"this model with `{rebuild_command(key)}`" if key else "the models with `python -m training <demo>`"
+            )
+            raise ModelUnavailableError(f"{path} is missing; build {build}.") from None
         except (OSError, ValueError) as err:
             raise ModelUnavailableError(f"{path} cannot be read ({err}); restore it from git.") from None
         if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
@@ -109,11 +110,7 @@ class Registry:
 
     def entry(self, key: str) -> dict[str, Any]:
         """The manifest entry of one model."""
-        if not (self.models_dir / MANIFEST).exists():
-            raise ModelUnavailableError(
-                f"{self.models_dir / MANIFEST} is missing; build this model with `{rebuild_command(key)}`."
-            )
-        entry = self.manifest().get(key)
+        entry = self.manifest(key).get(key)
         if entry is None:
             raise ModelUnavailableError(
                 f"{key} is not in {self.models_dir / MANIFEST}; build it with `{rebuild_command(key)}`."

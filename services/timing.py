@@ -12,9 +12,10 @@ def elapsed_ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def median_call_ms(call: Callable[[], object], *, repeats: int) -> float:
-    """Median milliseconds of call() over `repeats` runs, after one untimed warm-up run."""
-    call()
+def median_call_ms(call: Callable[[], object], *, repeats: int, warmup: int = 1) -> float:
+    """Median milliseconds of call() over `repeats` runs, after `warmup` untimed runs."""
+    for _ in range(warmup):
+        call()
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -113,14 +113,14 @@ def evaluate_setting(
     mf = recsys.MfConfig(**config["mf"])
     scores = {
         "popularity": recsys.popularity(split.train),
-        "item_item": recsys.item_item(split.train, binary=False),
+        "item_item": recsys.item_item(split.train),
         "mf_explicit": recsys.mf_scores(split.train, recsys.mf_fit(split.train, mf), mf),
         "ials": parity(graph, split.train, items, ials)[0],
     }
-    results = {name: recsys.hit_rate_ndcg(values, split, k=k) for name, values in scores.items()}
-    hits = {name: recsys.ranks(values, split) < k for name, values in scores.items()}
+    ranks = {name: recsys.ranks(values, split) for name, values in scores.items()}
+    results = {name: recsys.rank_metrics(rank, k=k) for name, rank in ranks.items()}
     results["ials"][f"hr@{k}_minus_item_item_ci95"] = recsys.paired_bootstrap(
-        hits["ials"], hits["item_item"], seed=config["leave_one_out_seed"]
+        ranks["ials"] < k, ranks["item_item"] < k, seed=config["leave_one_out_seed"]
     )
     for name, measured in results.items():
         log.info("%s leave-one-out %s: %s", matrix.shape, name, measured)

@@ -49,12 +49,16 @@ def ranks(scores: np.ndarray, split: Split) -> np.ndarray:
 
 def hit_rate_ndcg(scores: np.ndarray, split: Split, *, k: int = 10) -> dict[str, float]:
     """HR@k and NDCG@k of the held-out titles, ranking every title the user has not seen in training."""
-    rank = ranks(scores, split)
+    return rank_metrics(ranks(scores, split), k=k)
+
+
+def rank_metrics(rank: np.ndarray, *, k: int) -> dict[str, float]:
+    """HR@k and NDCG@k from the held-out titles' 0-based ranks."""
     hit = rank < k
     return {
         f"hr@{k}": float(hit.mean()),
         f"ndcg@{k}": float(np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0).mean()),
-        "users": len(split.users),
+        "users": len(rank),
     }
 
 
@@ -72,9 +76,9 @@ def popularity(train: np.ndarray) -> np.ndarray:
     return np.broadcast_to(counts, train.shape).copy()
 
 
-def cosine_item_similarity(train: np.ndarray, *, binary: bool) -> np.ndarray:
-    """Cosine similarity of title columns (the tutorial's pivot: ratings, unseen = 0; or 0/1 interactions)."""
-    values = (~np.isnan(train)).astype(np.float64) if binary else np.nan_to_num(train, nan=0.0)
+def cosine_item_similarity(train: np.ndarray) -> np.ndarray:
+    """Cosine similarity of title columns of the tutorial's pivot (ratings; unseen and implicit = 0)."""
+    values = np.nan_to_num(train, nan=0.0)
     norms = np.linalg.norm(values, axis=0)
     norms[norms == 0] = 1.0
     unit = values / norms
@@ -83,11 +87,9 @@ def cosine_item_similarity(train: np.ndarray, *, binary: bool) -> np.ndarray:
     return similarity
 
 
-def item_item(train: np.ndarray, *, binary: bool) -> np.ndarray:
-    """Score = sum over the user's titles of similarity x the user's value for it (rating, or 1 when binary)."""
-    similarity = cosine_item_similarity(train, binary=binary)
-    profile = (~np.isnan(train)).astype(np.float64) if binary else np.nan_to_num(train, nan=0.0)
-    return profile @ similarity
+def item_item(train: np.ndarray) -> np.ndarray:
+    """Score = sum over the user's titles of similarity x the user's rating of it."""
+    return np.nan_to_num(train, nan=0.0) @ cosine_item_similarity(train)
 
 
 def confidence(ratings: np.ndarray, *, alpha: float, explicit_boost: float) -> np.ndarray:
@@ -157,7 +159,7 @@ def mf_fit(train: np.ndarray, config: MfConfig) -> tuple[np.ndarray, np.ndarray,
     item means).
     """
     rated = np.where(np.nan_to_num(train, nan=0.0) > 0, train, np.nan)
-    means = np.nan_to_num(np.nanmean(np.where(np.isnan(rated), np.nan, rated), axis=0), nan=0.0)
+    means = np.nan_to_num(np.nanmean(rated, axis=0), nan=0.0)
     target = rated - means
     rng = np.random.default_rng(config.seed)
     items = np.hstack([rng.normal(0.0, 0.1, (train.shape[1], config.factors)), np.zeros((train.shape[1], 1))])
