@@ -57,6 +57,16 @@ DEMOS: tuple[Demo, ...] = (
         headline=("books/recommender", "leave_one_out.implicit.ials.hr@10", "leave-one-out HR@10 {:.3f}"),
         icon=":material/menu_book:",
     ),
+    Demo(
+        slug="toxicity",
+        title="Toxic-comment classifier",
+        section="Text",
+        summary="Is a comment offensive? Probabilities from two models (OLID, Davidson), an adjustable threshold, "
+        "the words that drive the score, and batch scoring of a CSV.",
+        model_keys=("toxicity/encoder", "toxicity/heads"),
+        headline=("toxicity/heads", "olid.macro_f1", "OLID test macro F1 {:.3f}"),
+        icon=":material/comment:",
+    ),
 )
 
 SECTIONS = ("Tabular", "Text", "Vision")

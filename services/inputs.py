@@ -113,10 +113,14 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CsvSchema:
-    """Columns a CSV must have (name -> 'number' or 'text'), and columns it may have."""
+    """Columns a CSV must have (name -> 'number' or 'text'), and columns it may have.
+
+    keep_other: any other column is kept as text (e.g. ids beside a text column) instead of being refused.
+    """
 
     required: Mapping[str, str]
     optional: Mapping[str, str] = field(default_factory=dict)
+    keep_other: bool = False
 
 
 def read_csv(
@@ -182,7 +186,7 @@ def _check_columns(frame: pd.DataFrame, schema: CsvSchema, delimiter: str) -> No
     columns = list(frame.columns)
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     missing = [c for c in schema.required if c not in columns]
-    extra = [c for c in columns if c not in schema.required and c not in schema.optional]
+    extra = [] if schema.keep_other else [c for c in columns if c not in schema.required and c not in schema.optional]
     if not (missing or extra or duplicated):
         return
     problems = []
@@ -200,6 +204,8 @@ def _check_columns(frame: pd.DataFrame, schema: CsvSchema, delimiter: str) -> No
 
 def _typed(frame: pd.DataFrame, schema: CsvSchema) -> pd.DataFrame:
     kinds = {**schema.required, **{k: v for k, v in schema.optional.items() if k in frame.columns}}
+    if schema.keep_other:
+        kinds |= {c: "text" for c in frame.columns if c not in kinds}
     out = {}
     for name, kind in kinds.items():
         column = frame[name].str.strip()

@@ -190,3 +190,24 @@ def test_browser_books_search_pick_rate_and_similar(portal: str, page: object) -
     page.get_by_role("tab", name="Similar books").click()
     page.get_by_text("similarity 0.").first.wait_for()
     _assert_no_exception(page)
+
+
+def test_browser_toxicity_scores_explains_and_handles_a_csv(portal: str, page: object, tmp_path: Path) -> None:
+    page.goto(f"{portal}/toxicity")
+    page.get_by_text("Type or paste a comment").wait_for()
+    box = page.get_by_label("Comment")
+    box.fill("Hate is everywhere but I don't hate you")
+    box.press("Control+Enter")
+    page.get_by_text("Not toxic").wait_for()
+    page.locator(".portal-explanation span").first.wait_for()
+    box.fill("You are a worthless idiot and everyone knows it")
+    box.press("Control+Enter")
+    page.get_by_text("Toxic", exact=False).first.wait_for()
+    page.get_by_text("Words that raise the score most").wait_for()
+    page.get_by_role("tab", name="Many comments (CSV)").click()
+    comments = tmp_path / "comments.csv"
+    comments.write_bytes(b"id,text\n1,have a nice day\n2,you idiot\n")
+    page.locator('input[type="file"]').set_input_files(str(comments))
+    page.get_by_text("2 comments scored").wait_for()
+    page.get_by_role("button", name="Download scores (CSV)").wait_for()
+    _assert_no_exception(page)

@@ -7,7 +7,7 @@ import sys
 
 from services.settings import ROOT
 
-FORBIDDEN = ("streamlit", "torch", "tensorflow", "sklearn", "skl2onnx", "onnx")
+FORBIDDEN = ("streamlit", "torch", "tensorflow", "sklearn", "skl2onnx", "onnx", "transformers", "sentence_transformers")
 
 
 def test_services_import_no_ui_or_training_framework() -> None:

@@ -1,0 +1,275 @@
+"""Toxic-comment classifier: MiniLM sentence embeddings (ONNX) -> two small heads (ONNX).
+
+Heads: "olid" (OffensEval 2019 sub-task A: offensive or not) and "davidson" (Davidson et al. 2017: hate
+speech / offensive / neither). A comment's toxicity score under a head is P(offensive) for OLID and
+1 - P(neither) for Davidson; the decision is score >= threshold.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from services.errors import InvalidInputError, ModelUnavailableError
+from services.inputs import MAX_TEXT_CHARS, read_text
+from services.registry import LoadedModel, Registry, default_registry, rebuild_command
+from services.text_encoder import MAX_TOKENS, TextEncoder
+from services.timing import elapsed_ms, median_call_ms
+
+ENCODER_KEY = "toxicity/encoder"
+HEADS_KEY = "toxicity/heads"
+HEADS: Mapping[str, tuple[str, ...]] = {
+    "olid": ("not offensive", "offensive"),
+    "davidson": ("hate speech", "offensive", "neither"),
+}
+DEFAULT_HEAD = "olid"
+MAX_BATCH = 5_000
+MAX_EXPLAIN_WORDS = 60
+EXPLAIN_TOKEN_BUDGET = MAX_EXPLAIN_WORDS * MAX_TOKENS  # the whole occlusion batch in one ONNX call
+
+_MENTION = re.compile(r"@\w+")
+_LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """One comment's scores under both heads and the decision under the chosen one."""
+
+    text: str  # what the model read (normalised)
+    head: str
+    probabilities: Mapping[str, Mapping[str, float]]  # head -> label -> probability
+    score: float  # toxicity under `head`
+    threshold: float
+    toxic: bool
+    tokens: int
+    truncated: bool
+    notes: tuple[str, ...]
+    timings_ms: Mapping[str, float]
+    provider: str
+
+
+@dataclass(frozen=True)
+class BatchScores:
+    """Scores of many comments: (N,) toxicity under `head` (NaN for empty rows) and per-head (N, labels)."""
+
+    head: str
+    scores: np.ndarray
+    probabilities: Mapping[str, np.ndarray]
+    truncated: np.ndarray  # (N,) bool
+    empty: np.ndarray  # (N,) bool
+    timings_ms: Mapping[str, float]
+
+    def decisions(self, threshold: float) -> list[str]:
+        """Per comment: "toxic", "not toxic", or "" for an empty one."""
+        _check_options(self.head, threshold)
+        return [
+            "" if e else "toxic" if s >= threshold else "not toxic"
+            for s, e in zip(self.scores, self.empty, strict=True)
+        ]
+
+    def notes(self) -> list[str]:
+        """Per comment: "empty", "truncated" (longer than the 256 tokens the model reads) or ""."""
+        return ["empty" if e else "truncated" if t else "" for e, t in zip(self.empty, self.truncated, strict=True)]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How much each word adds to the score: score(comment) - score(comment without that word)."""
+
+    head: str
+    words: tuple[str, ...]
+    contributions: tuple[float, ...]
+    score: float
+    explained_all: bool  # False when only the first MAX_EXPLAIN_WORDS words were explained
+
+
+@dataclass(frozen=True)
+class Models:
+    """The verified encoder and heads, and the encoder's tokenizer wrapped for batching."""
+
+    encoder_model: LoadedModel
+    heads_model: LoadedModel
+    encoder: TextEncoder
+
+    @property
+    def provider(self) -> str:
+        return self.encoder_model.provider
+
+
+_CACHE: dict[tuple[str, str, str], Models] = {}
+
+
+def normalise(text: str) -> str:
+    """The text as the heads were trained on it: HTML entities decoded, @mentions -> @USER, links -> URL
+    (OLID's own conventions, applied to Davidson too), runs of whitespace -> one space."""
+    text = html.unescape(text)
+    text = _LINK.sub("URL", text)
+    text = _MENTION.sub("@USER", text)
+    return " ".join(text.split())
+
+
+def load(registry: Registry | None = None) -> Models:
+    """The verified encoder (with its tokenizer) and heads.
+
+    Raises:
+        ModelUnavailableError: an artifact is missing or corrupt, or the heads were fitted on another encoder.
+    """
+    registry = registry or default_registry()
+    encoder, heads = registry.load(ENCODER_KEY), registry.load(HEADS_KEY)
+    key = (str(registry.models_dir), encoder.entry["sha256"], heads.entry["sha256"])
+    if key not in _CACHE:
+        if heads.entry["metadata"].get("encoder_sha256") != encoder.entry["sha256"]:
+            raise ModelUnavailableError(
+                f"{HEADS_KEY} was fitted on another encoder than {ENCODER_KEY} "
+                f"({heads.entry['metadata'].get('encoder_sha256', '?')[:12]}... != {encoder.entry['sha256'][:12]}...); "
+                f"rebuild with `{rebuild_command(HEADS_KEY)}`."
+            )
+        tokenizer = Tokenizer.from_str(json.dumps(registry.sidecar(ENCODER_KEY, "tokenizer")))
+        _CACHE[key] = Models(encoder, heads, TextEncoder(encoder.session, tokenizer))
+    return _CACHE[key]
+
+
+def classify(
+    text: str, *, head: str = DEFAULT_HEAD, threshold: float = 0.5, registry: Registry | None = None
+) -> Classification:
+    """Score one comment under both heads and decide under `head`.
+
+    Args:
+        text: the comment (at most 10,000 characters; the model reads its first 256 tokens).
+        head: "olid" (offensive or not) or "davidson" (hate speech / offensive / neither).
+        threshold: the score from which a comment counts as toxic, 0 < threshold < 1.
+
+    Raises:
+        InvalidInputError: empty or over-long text, unknown head, threshold outside (0, 1).
+        ModelUnavailableError: an artifact is missing or corrupt.
+    """
+    _check_options(head, threshold)
+    clean = normalise(read_text(text))
+    if not clean:
+        raise InvalidInputError("The comment is empty: type or paste some text, or pick one of the examples.")
+    models = load(registry)
+    start = time.perf_counter()
+    tokenized = models.encoder.tokenize([clean])
+    timings = {"tokenize": elapsed_ms(start)}
+    start = time.perf_counter()
+    embedding = models.encoder.encode_ids(tokenized.ids)
+    timings["encoder"] = elapsed_ms(start)
+    start = time.perf_counter()
+    probs = _heads(models, embedding)
+    timings["heads"] = elapsed_ms(start)
+    score = float(toxicity(head, probs)[0])
+    return Classification(
+        text=clean,
+        head=head,
+        probabilities={h: dict(zip(HEADS[h], map(float, p[0]), strict=True)) for h, p in probs.items()},
+        score=score,
+        threshold=threshold,
+        toxic=score >= threshold,
+        tokens=len(tokenized.ids[0]),
+        truncated=tokenized.truncated[0],
+        notes=_notes(clean, tokenized.truncated[0]),
+        timings_ms=timings,
+        provider=models.provider,
+    )
+
+
+def classify_many(texts: Sequence[str], *, head: str = DEFAULT_HEAD, registry: Registry | None = None) -> BatchScores:
+    """Score many comments (e.g. a CSV's text column); empty ones get NaN instead of an error.
+
+    Raises:
+        InvalidInputError: no texts, more than MAX_BATCH, a non-text value, or an unknown head.
+    """
+    _check_options(head, 0.5)
+    if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
+        raise InvalidInputError("Give a list of comments (at least one).")
+    if len(texts) > MAX_BATCH:
+        raise InvalidInputError(f"{len(texts):,} comments; score at most {MAX_BATCH:,} at a time.")
+    clean = [normalise(read_text(t, max_chars=MAX_TEXT_CHARS)) if isinstance(t, str) else None for t in texts]
+    if any(c is None for c in clean):
+        row = next(i for i, c in enumerate(clean) if c is None)
+        raise InvalidInputError(f"Comment {row + 1} is not text ({type(texts[row]).__name__}).")
+    models = load(registry)
+    start = time.perf_counter()
+    present = np.array([bool(c) for c in clean])
+    tokenized = models.encoder.tokenize([c for c in clean if c])
+    embedding = models.encoder.encode_ids(tokenized.ids) if tokenized.ids else np.zeros((0, 384), np.float32)
+    timings = {"encoder": elapsed_ms(start)}
+    probs = {h: np.full((len(clean), len(labels)), np.nan) for h, labels in HEADS.items()}
+    if tokenized.ids:
+        for name, values in _heads(models, embedding).items():
+            probs[name][present] = values
+    truncated = np.zeros(len(clean), bool)
+    truncated[present] = tokenized.truncated
+    return BatchScores(head, toxicity(head, probs), probs, truncated, ~present, timings)
+
+
+def explain(text: str, *, head: str = DEFAULT_HEAD, registry: Registry | None = None) -> Explanation:
+    """Occlusion: the score drop when each word is left out, all variants in one encoder call.
+
+    Raises:
+        InvalidInputError: empty or over-long text, or an unknown head.
+    """
+    _check_options(head, 0.5)
+    clean = normalise(read_text(text))
+    if not clean:
+        raise InvalidInputError("The comment is empty: there is nothing to explain.")
+    words = clean.split(" ")
+    shown = words[:MAX_EXPLAIN_WORDS]
+    variants = [clean] + [" ".join(words[:i] + words[i + 1 :]) for i in range(len(shown))]
+    models = load(registry)
+    tokenized = models.encoder.tokenize(variants)
+    embedding = models.encoder.encode_ids(tokenized.ids, token_budget=EXPLAIN_TOKEN_BUDGET)
+    scores = toxicity(head, _heads(models, embedding))
+    contributions = tuple(float(scores[0] - s) for s in scores[1:])
+    return Explanation(head, tuple(shown), contributions, float(scores[0]), len(words) <= MAX_EXPLAIN_WORDS)
+
+
+def toxicity(head: str, probabilities: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(N,) toxicity under a head: P(offensive) for OLID, 1 - P(neither) for Davidson."""
+    if head == "olid":
+        return probabilities["olid"][:, 1]
+    return 1.0 - probabilities["davidson"][:, 2]
+
+
+def measure_latency(registry: Registry | None = None, *, repeats: int = 5) -> float:
+    """Median milliseconds of one comment end to end, measured here."""
+    return median_call_ms(lambda: classify("Have a lovely day, see you soon!", registry=registry), repeats=repeats)
+
+
+def _heads(models: Models, embedding: np.ndarray) -> dict[str, np.ndarray]:
+    return models.heads_model.run({"embedding": embedding})
+
+
+def _check_options(head: str, threshold: float) -> None:
+    if head not in HEADS:
+        raise InvalidInputError(f"Unknown head {head!r}; choose one of: {', '.join(HEADS)}.")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold < 1:
+        raise InvalidInputError(f"The threshold must be a number between 0 and 1 (exclusive); got {threshold!r}.")
+
+
+def _notes(text: str, truncated: bool) -> tuple[str, ...]:
+    """What the reader should know about how the model saw this text."""
+    notes = []
+    if truncated:
+        notes.append(f"The comment is longer than {MAX_TOKENS} tokens: the model read only its beginning.")
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        notes.append("The comment has no letters (only emoji, digits or punctuation): the score rests on those alone.")
+    elif sum(_latin(c) for c in letters) < len(letters) / 2:
+        notes.append(
+            "Most of the comment is not in the Latin alphabet: the heads were trained on English tweets, "
+            "so the score is unreliable for other languages."
+        )
+    return tuple(notes)
+
+
+def _latin(char: str) -> bool:
+    return "LATIN" in unicodedata.name(char, "")

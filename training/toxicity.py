@@ -1,0 +1,190 @@
+"""`python -m training toxicity`: fine-tuned MiniLM encoder + logistic-regression heads, in ONNX.
+
+1. Frozen baseline (the original method): the stock all-MiniLM-L6-v2 exported to ONNX, logistic regression on
+   its embeddings, evaluated on the test splits. Only its figures are kept (for the model card).
+2. The encoder fine-tuned on both corpora (training/toxicity_finetune.py), exported, parity-checked. The 90 MB
+   encoder is rebuilt only when its fingerprint (source weights, data, fine-tuning config) changes, so
+   retraining the heads never rewrites it.
+3. Logistic-regression heads on the served encoder's embeddings (C chosen on the validation splits), one small
+   ONNX graph for both; test figures, the hand-written regression sentences, and the int8 encoder's figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+
+from services import toxicity as service
+from services.errors import ModelUnavailableError
+from services.registry import Registry
+from services.text_encoder import TextEncoder
+from training import toxicity_encoder as encoder_export
+from training.manifest import ROOT, write_model
+from training.onnx_graph import GraphBuilder
+from training.toxicity_data import DAVIDSON, OLID, Corpus, davidson, olid
+from training.toxicity_eval import ANCHORS, GOALS, REGRESSION_SENTENCES, evaluate, regression
+from training.toxicity_finetune import FinetuneConfig, finetune, load_weights
+
+log = logging.getLogger(__name__)
+ENCODER_VERSION = 1  # bump when the export or fine-tuning method changes
+CONFIG = FinetuneConfig()
+C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+INT8_TOLERANCE = 0.005  # the int8 encoder ships only if every test F1 stays within 0.5 points of fp32
+WORK_DIR = ROOT / "build" / "toxicity"
+
+
+def build(data_dir: Path, models_dir: Path, download: bool = False) -> None:
+    corpora = [davidson(data_dir, download=download), olid(data_dir, download=download)]
+    provenance = {"datasets": [DAVIDSON.provenance(), OLID.provenance()], "encoder": encoder_export.SOURCE}
+    frozen = frozen_baseline(corpora)
+    encoder = _served_encoder(corpora, models_dir, provenance)
+    embed = _embedder(encoder)
+    heads, chosen = fit_heads(corpora, embed)
+    graph = heads_graph(heads, encoder_sha256=hashlib.sha256(encoder.SerializeToString()).hexdigest())
+    scores = _session_heads(graph)
+    metrics = {c.name: evaluate(c, scores(embed(c.test.texts))[c.name]) for c in corpora}
+    metrics["regression"] = regression(lambda texts: scores(embed(texts)))
+    metrics["int8"] = int8_figures(encoder, corpora, scores, metrics)
+    metrics["frozen"] = frozen
+    metrics["anchors"], metrics["goals"] = ANCHORS, GOALS
+    log.info("heads: %s", json.dumps(metrics, indent=1))
+    write_model(
+        models_dir,
+        service.HEADS_KEY,
+        graph,
+        metrics=metrics,
+        training={"method": "logistic regression on the served encoder's embeddings", "chosen": chosen},
+        data=provenance["datasets"][0] | {"also": provenance["datasets"][1]},
+        sidecars={"labels": {name: list(labels) for name, labels in service.HEADS.items()}},
+    )
+
+
+def fingerprint(data_dir_files: list[dict[str, Any]]) -> str:
+    """What the fine-tuned encoder depends on: source weights, data checksums, config, method version."""
+    parts = {
+        "version": ENCODER_VERSION,
+        "source": encoder_export.source_sha256(),
+        "data": data_dir_files,
+        "config": asdict(CONFIG),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _served_encoder(corpora: list[Corpus], models_dir: Path, provenance: dict[str, Any]) -> onnx.ModelProto:
+    """The committed encoder when its fingerprint is current; otherwise fine-tune, export and write it."""
+    stamp = fingerprint(provenance["datasets"])
+    registry = Registry(models_dir, ("CPUExecutionProvider",))
+    try:
+        entry = registry.verify(service.ENCODER_KEY)
+        if entry["metadata"].get("fingerprint") == stamp:
+            log.info("encoder is current (fingerprint %s): reused, not rewritten", stamp[:12])
+            return onnx.load(str(registry.path(service.ENCODER_KEY)))
+    except ModelUnavailableError as err:
+        log.info("encoder will be rebuilt: %s", err)
+    start = time.perf_counter()
+    run = finetune(corpora, CONFIG, WORK_DIR)
+    reference = encoder_export.sentence_transformer()
+    load_weights(reference, WORK_DIR / "encoder.safetensors")
+    metadata = {"demo": "toxicity", "fingerprint": stamp, "pooling": "mean", "normalised": "l2"}
+    model = encoder_export.export(reference, metadata)
+    texts = encoder_export.varied_texts(1000) + list(corpora[0].test.texts[:100]) + list(corpora[1].test.texts[:100])
+    cosine = encoder_export.parity(model, texts, reference)
+    log.info("encoder parity: min cosine %.7f over %d texts", cosine, len(texts))
+    if cosine < encoder_export.PARITY_MIN_COSINE:
+        raise RuntimeError(f"encoder parity failed: min cosine {cosine:.6f} < {encoder_export.PARITY_MIN_COSINE}")
+    write_model(
+        models_dir,
+        service.ENCODER_KEY,
+        model,
+        metrics={"parity_min_cosine": round(cosine, 7), "parity_texts": len(texts), "validation": run["history"]},
+        training={**run, "total_seconds": round(time.perf_counter() - start), "fingerprint": stamp},
+        data=provenance["encoder"] | {"fine_tuned_on": [d["dataset"] for d in provenance["datasets"]]},
+        sidecars={"tokenizer": json.loads((encoder_export.source_dir() / "tokenizer.json").read_text("utf-8"))},
+    )
+    return model
+
+
+def _embedder(model: onnx.ModelProto):
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    from tokenizers import Tokenizer
+
+    encoder = TextEncoder(session, Tokenizer.from_file(str(encoder_export.source_dir() / "tokenizer.json")))
+    return lambda texts: encoder.encode(list(texts))
+
+
+def fit_heads(corpora: list[Corpus], embed) -> tuple[dict[str, LogisticRegression], dict[str, Any]]:
+    """One logistic regression per corpus, C chosen by validation F1 (weighted for Davidson, macro for OLID)."""
+    heads, chosen = {}, {}
+    for corpus in corpora:
+        train, valid = embed(corpus.train.texts), embed(corpus.valid.texts)
+        average = "weighted" if corpus.name == "davidson" else "macro"
+        best = None
+        for c in C_GRID:
+            model = LogisticRegression(C=c, max_iter=5000).fit(train, corpus.train.labels)
+            score = f1_score(corpus.valid.labels, model.predict(valid), average=average)
+            if best is None or score > best[0]:
+                best = (score, c, model)
+        chosen[corpus.name] = {"C": best[1], f"valid_{average}_f1": round(float(best[0]), 4)}
+        heads[corpus.name] = best[2]
+    return heads, chosen
+
+
+def heads_graph(heads: dict[str, LogisticRegression], *, encoder_sha256: str) -> onnx.ModelProto:
+    """embedding (B, 384) -> per head softmax probabilities (B, labels), in service.HEADS order."""
+    builder = GraphBuilder("toxicity_heads")
+    embedding = builder.input("embedding", TensorProto.FLOAT, ["batch", 384])
+    for name, model in heads.items():
+        weights, bias = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+        if weights.shape[0] == 1:  # binary: sklearn keeps one row; softmax over (-z/2, z/2) equals sigmoid(z)
+            weights, bias = np.vstack([-weights / 2, weights / 2]), np.array([-bias[0] / 2, bias[0] / 2], np.float32)
+        logits = builder.op("Gemm", [embedding, builder.const(weights), builder.const(bias)], transB=1)
+        probs = builder.op("Softmax", [logits], axis=-1)
+        builder.output(probs, name, TensorProto.FLOAT, ["batch", len(service.HEADS[name])])
+    return builder.model({"demo": "toxicity", "encoder_sha256": encoder_sha256})
+
+
+def _session_heads(graph: onnx.ModelProto):
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return lambda x: dict(zip(names, session.run(names, {"embedding": x}), strict=True))
+
+
+def frozen_baseline(corpora: list[Corpus]) -> dict[str, Any]:
+    """Test figures of logistic regression on the stock (not fine-tuned) encoder, and its export parity."""
+    reference = encoder_export.sentence_transformer()
+    model = encoder_export.export(reference, {"demo": "toxicity"})
+    texts = encoder_export.varied_texts(1000)
+    cosine = encoder_export.parity(model, texts, reference)
+    embed = _embedder(model)
+    heads, chosen = fit_heads(corpora, embed)
+    probs = _session_heads(heads_graph(heads, encoder_sha256=""))
+    result = {c.name: evaluate(c, probs(embed(c.test.texts))[c.name]) for c in corpora}
+    return result | {"chosen": chosen, "stock_parity_min_cosine": round(cosine, 7)}
+
+
+def int8_figures(encoder: onnx.ModelProto, corpora: list[Corpus], scores, fp32: dict[str, Any]) -> dict[str, Any]:
+    """The int8 encoder's test figures next to fp32's. It is measured, not shipped, unless within tolerance."""
+    embed = _embedder(encoder_export.quantize_int8(encoder))
+    figures = {c.name: evaluate(c, scores(embed(c.test.texts))[c.name]) for c in corpora}
+    drops = {
+        "davidson_weighted_f1": fp32["davidson"]["weighted_f1"] - figures["davidson"]["weighted_f1"],
+        "davidson_macro_f1": fp32["davidson"]["macro_f1"] - figures["davidson"]["macro_f1"],
+        "olid_macro_f1": fp32["olid"]["macro_f1"] - figures["olid"]["macro_f1"],
+    }
+    within = all(d <= INT8_TOLERANCE for d in drops.values())
+    return figures | {"drops": {k: round(v, 4) for k, v in drops.items()}, "within_tolerance": within}
+
+
+__all__ = ["REGRESSION_SENTENCES", "build"]
