@@ -101,7 +101,8 @@ with batch_tab:
             frame["note"] = batch.notes()
             flagged = int((batch.scores >= threshold).sum())
             st.success(
-                f"{len(frame):,} comments scored in {batch.timings_ms['encoder'] / 1000:.2f} s: "
+                f"{len(frame):,} comments scored in {batch.timings_ms['encoder'] / 1000:.2f} s "
+                f"({batch.precision} encoder): "
                 f"{flagged:,} flagged at threshold {threshold:.2f}, {int(batch.empty.sum())} empty.",
                 icon=":material/check:",
             )

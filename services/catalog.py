@@ -63,7 +63,7 @@ DEMOS: tuple[Demo, ...] = (
         section="Text",
         summary="Is a comment offensive? Probabilities from two models (OLID, Davidson), an adjustable threshold, "
         "the words that drive the score, and batch scoring of a CSV.",
-        model_keys=("toxicity/encoder", "toxicity/heads"),
+        model_keys=("toxicity/encoder", "toxicity/heads", "toxicity/encoder_int8"),
         headline=("toxicity/heads", "olid.macro_f1", "OLID test macro F1 {:.3f}"),
         icon=":material/comment:",
     ),

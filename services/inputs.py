@@ -204,8 +204,8 @@ def _check_columns(frame: pd.DataFrame, schema: CsvSchema, delimiter: str) -> No
 
 def _typed(frame: pd.DataFrame, schema: CsvSchema) -> pd.DataFrame:
     kinds = {**schema.required, **{k: v for k, v in schema.optional.items() if k in frame.columns}}
-    if schema.keep_other:
-        kinds |= {c: "text" for c in frame.columns if c not in kinds}
+    if schema.keep_other:  # every column, in the file's order
+        kinds = {c: kinds.get(c, "text") for c in frame.columns}
     out = {}
     for name, kind in kinds.items():
         column = frame[name].str.strip()

@@ -35,3 +35,25 @@ def test_benchmark_books_prints_quality_and_speed(capsys: pytest.CaptureFixture[
     for measure in ("explicit: iALS HR@10 vs popularity", "implicit: item_item HR@10", "parity max", "one reader"):
         assert measure in out
     assert "MISSED" not in out
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_benchmark_toxicity_prints_quality_and_speed(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.toxicity import run as run_toxicity
+
+    path = require_data("olid/olid-training-v1.0.tsv")
+    require_data("davidson_hate_offensive/labeled_data.csv")
+    run_toxicity(data_dir=path.parent.parent, repeats=3)
+    out = capsys.readouterr().out
+    for measure in (
+        "Davidson test weighted F1",
+        "Davidson hate F1",
+        "OLID test macro F1 (fine-tuned, served)",
+        "OLID test macro F1 (frozen encoder + LR)",
+        "one comment, end to end",
+        "speed ratio vs sentence-transformers, fp32",
+        "memory added by the demo",
+        "export parity",
+    ):
+        assert measure in out

@@ -74,3 +74,10 @@ def test_read_csv_explains_a_wrong_delimiter() -> None:
 def test_read_csv_names_repeated_columns() -> None:
     with pytest.raises(InvalidInputError, match=r"(repeated column|unexpected column)"):
         read_csv(b"a,name,a\n1,x,2\n", SCHEMA)
+
+
+def test_read_csv_keeps_other_columns_in_file_order_when_asked() -> None:
+    schema = CsvSchema(required={"text": "text"}, keep_other=True)
+    frame = read_csv(b"id,text,lang\n1, hello ,en\n2,,fr\n", schema)
+    assert list(frame.columns) == ["id", "text", "lang"]
+    assert frame["text"].tolist() == ["hello", ""]

@@ -157,3 +157,36 @@ def test_load_names_the_rebuild_command_when_the_encoder_is_missing(tiny_toxicit
     (models / "toxicity" / "encoder.onnx").unlink()
     with pytest.raises(ModelUnavailableError, match="python -m training toxicity"):
         toxicity.classify("hello", registry=Registry(models, ["CPUExecutionProvider"]))
+
+
+def test_committed_model_does_not_flag_the_famous_sentence(committed_registry: Registry) -> None:
+    result = toxicity.classify(FAMOUS, registry=committed_registry)
+    assert result.head == "olid" and not result.toxic and result.score < 0.5
+
+
+def test_committed_model_gets_the_hand_written_sentences_right(committed_registry: Registry) -> None:
+    from training.toxicity_eval import REGRESSION_SENTENCES
+
+    texts = [text for text, _ in REGRESSION_SENTENCES]
+    expected = np.array([offensive for _, offensive in REGRESSION_SENTENCES])
+    olid = toxicity.classify_many(texts, fast=False, registry=committed_registry)
+    davidson = toxicity.classify_many(texts, head="davidson", fast=False, registry=committed_registry)
+    assert ((olid.scores >= 0.5) == expected).all()
+    assert ((davidson.scores >= 0.5) == expected).sum() >= 11  # the famous sentence: 0.60 (see the model card)
+
+
+def test_committed_int8_encoder_agrees_with_fp32(committed_registry: Registry) -> None:
+    from training.toxicity_eval import REGRESSION_SENTENCES
+
+    texts = [text for text, _ in REGRESSION_SENTENCES]
+    fast = toxicity.classify_many(texts, registry=committed_registry)
+    exact = toxicity.classify_many(texts, fast=False, registry=committed_registry)
+    assert fast.precision == "int8" and exact.precision == "fp32"
+    np.testing.assert_allclose(fast.scores, exact.scores, atol=0.1)
+    assert ((fast.scores >= 0.5) == (exact.scores >= 0.5)).all()
+
+
+def test_committed_model_explains_an_insult_by_its_insult(committed_registry: Registry) -> None:
+    result = toxicity.explain("You are a worthless idiot and everyone knows it", registry=committed_registry)
+    top = result.words[int(np.argmax(result.contributions))]
+    assert top in {"worthless", "idiot"}

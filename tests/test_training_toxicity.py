@@ -105,3 +105,25 @@ def test_committed_models_reproduce_the_recorded_olid_figures(committed_registry
     recorded = committed_registry.entry(toxicity.HEADS_KEY)["metrics"]["olid"]
     assert figures["macro_f1"] == pytest.approx(recorded["macro_f1"], abs=2e-3)
     assert figures["split"] == recorded["split"] == "olid test (860 tweets)"
+
+
+def test_benign_examples_leave_the_regression_sentences_out() -> None:
+    from training.toxicity_augment import benign_examples
+    from training.toxicity_eval import REGRESSION_SENTENCES
+
+    examples = {t.casefold() for t in benign_examples()}
+    assert len(examples) == len(benign_examples()) >= 100
+    assert not examples & {text.casefold() for text, _ in REGRESSION_SENTENCES}
+    assert not any("hate you" in t for t in examples)  # the famous sentence's clause stays unseen
+
+
+@pytest.mark.parametrize("classes, target", [(2, 1), (3, 0)])
+def test_shift_intercept_moves_predictions_toward_the_target_class(classes: int, target: int) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 5))
+    y = np.where(x[:, 0] > 1.0, target, (target + 1) % classes)  # the target class is the rare one
+    model = LogisticRegression().fit(x, y)
+    before = (model.predict(x) == target).sum()
+    shift = build._shift_intercept(model, x, y, target)
+    assert shift in build.BIAS_GRID
+    assert (model.predict(x) == target).sum() >= before

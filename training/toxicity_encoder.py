@@ -106,7 +106,8 @@ def export(reference, metadata: dict[str, str]) -> onnx.ModelProto:
 
 
 def quantize_int8(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Dynamic int8 quantisation of the matrix products and attention (the embedding table stays fp32)."""
+    """Dynamic int8 quantisation of every weight onnxruntime can quantise, the 30,522-token embedding table
+    included (with the table left in fp32 the file is 59 MB instead of 23 MB)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,7 +118,6 @@ def quantize_int8(model: onnx.ModelProto) -> onnx.ModelProto:
             str(target),
             weight_type=QuantType.QInt8,
             per_channel=True,
-            op_types_to_quantize=["MatMul", "Attention"],
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
         return onnx.load(str(target))

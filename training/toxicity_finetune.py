@@ -158,15 +158,3 @@ def load_weights(reference, path: Path) -> None:
     from safetensors.torch import load_file
 
     reference[0].auto_model.load_state_dict(load_file(str(path)))
-
-
-if __name__ == "__main__":  # a long run in the background: python -m training.toxicity_finetune
-    import json
-    import sys
-
-    from training.toxicity_data import davidson, olid
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    data, out = Path(sys.argv[1]), Path(sys.argv[2])
-    result = finetune([davidson(data), olid(data)], FinetuneConfig(), out)
-    (out / "finetune.json").write_text(json.dumps(result, indent=1))
