@@ -44,17 +44,23 @@ def run(data_dir: Path, repeats: int) -> None:
 
 
 def _quality(registry: Registry, corpora: dict, recorded: dict) -> list[Row]:
-    figures = {}
+    figures, int8 = {}, {}
     for name, corpus in corpora.items():
-        batch = toxicity.classify_many(list(corpus.test.texts), registry=registry)
+        batch = toxicity.classify_many(list(corpus.test.texts), fast=False, registry=registry)
         figures[name] = evaluate(corpus, batch.probabilities[name])
+        batch = toxicity.classify_many(list(corpus.test.texts), fast=True, registry=registry)
+        int8[name] = evaluate(corpus, batch.probabilities[name])
+    drop = max(
+        figures["davidson"]["weighted_f1"] - int8["davidson"]["weighted_f1"],
+        figures["davidson"]["macro_f1"] - int8["davidson"]["macro_f1"],
+        figures["olid"]["macro_f1"] - int8["olid"]["macro_f1"],
+    )
     anchors, goals = recorded["anchors"], recorded["goals"]
     hate = figures["davidson"]["per_class"]["hate speech"]
     p, r = anchors["davidson_paper_hate_precision"], anchors["davidson_paper_hate_recall"]
     paper_hate_f1 = 2 * p * r / (p + r)
     frozen = recorded["frozen"]
     regression = recorded["regression"]
-    int8 = recorded["int8"]
     return [
         Row("Davidson test weighted F1", f"{figures['davidson']['weighted_f1']:.4f}",
             f">= {goals['davidson_weighted_f1']} (paper 0.90)", figures["davidson"]["weighted_f1"] >= 0.91),
@@ -70,9 +76,10 @@ def _quality(registry: Registry, corpora: dict, recorded: dict) -> list[Row]:
             f"{frozen['davidson']['weighted_f1']:.4f} / {frozen['davidson']['per_class']['hate speech']['f1']:.4f}"),
         Row("hand-written sentences right (OLID / Davidson head)",
             f"{regression['olid_correct']} / {regression['davidson_correct']} of {regression['total']}"),
-        Row("int8 encoder: largest F1 drop vs fp32", f"{max(int8['drops'].values()) * 100:.2f} pt",
-            "<= 0.5 pt to ship", None),
-        Row("int8 encoder shipped", "yes" if int8["within_tolerance"] else "no"),
+        Row("int8 encoder: Davidson weighted F1 / OLID macro F1",
+            f"{int8['davidson']['weighted_f1']:.4f} / {int8['olid']['macro_f1']:.4f}"),
+        Row("int8 encoder: largest F1 drop vs fp32", f"{drop * 100:.2f} pt", "<= 0.5 pt to ship", drop <= 0.005),
+        Row("int8 encoder shipped", "yes" if recorded["int8"]["within_tolerance"] else "no"),
         Row("export parity (min cosine, recorded at export)",
             f"{registry.entry(toxicity.ENCODER_KEY)['metrics']['parity_min_cosine']:.7f}", ">= 0.9999",
             registry.entry(toxicity.ENCODER_KEY)["metrics"]["parity_min_cosine"] >= 0.9999),
@@ -95,7 +102,7 @@ def _speed(registry: Registry, texts: list[str], repeats: int) -> list[Row]:
     reference = sentence_transformer()
     torch_ms = median_ms(lambda: reference.encode(texts, batch_size=32), repeats=batch_repeats, warmup=1)
     memory = _memory(texts)
-    added = memory["peak"] - memory["before"]
+    added, resident = memory["peak"] - memory["before"], memory["after"] - memory["before"]
     return [
         Row("one comment, end to end (median)", f"{one_ms:.1f} ms", "<= 15 ms", one_ms <= 15),
         Row(f"{len(texts):,} comments (Davidson test tweets), end to end, int8 encoder", f"{batch_ms / 1000:.2f} s",
@@ -110,6 +117,7 @@ def _speed(registry: Registry, texts: list[str], repeats: int) -> list[Row]:
         Row("speed ratio vs sentence-transformers, int8", f"{torch_ms / int8_ms:.2f}x", ">= 1.8x",
             torch_ms / int8_ms >= 1.8),
         Row("memory added by the demo (peak RSS)", f"{added:.0f} MB", "<= 300 MB", added <= 300),
+        Row("memory added by the demo (RSS after the batch)", f"{resident:.0f} MB"),
     ]  # fmt: skip
 
 

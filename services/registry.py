@@ -172,6 +172,9 @@ class Registry:
         quiet_logs_without_gpu()
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # Without the arena, the buffers of a big batch go back to the system afterwards: 1,000 comments through
+        # the toxicity encoders left 135 MB more resident with it, for no measurable speed difference.
+        options.enable_cpu_mem_arena = False
         start = time.perf_counter()
         try:
             session = ort.InferenceSession(
