@@ -76,7 +76,7 @@ with single_tab:
             chart = pd.DataFrame(
                 {"probability": result.probabilities[head].values()}, index=list(result.probabilities[head])
             )
-            st.bar_chart(chart, horizontal=True, height=60 + 40 * len(chart), y_label="", x_label="probability")
+            st.bar_chart(chart, horizontal=True, height=60 + 40 * len(chart), x_label="", y_label="probability")
             st.markdown("**What drives the score**")
             explanation(why)
             st.caption(

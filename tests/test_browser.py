@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -195,14 +196,14 @@ def test_browser_books_search_pick_rate_and_similar(portal: str, page: object) -
 def test_browser_toxicity_scores_explains_and_handles_a_csv(portal: str, page: object, tmp_path: Path) -> None:
     page.goto(f"{portal}/toxicity")
     page.get_by_text("Type or paste a comment").wait_for()
-    box = page.get_by_label("Comment")
+    box = page.get_by_role("textbox", name="Comment")
     box.fill("Hate is everywhere but I don't hate you")
     box.press("Control+Enter")
-    page.get_by_text("Not toxic").wait_for()
+    page.get_by_text(re.compile(r"^Not toxic — score 0\.\d\d")).wait_for()
     page.locator(".portal-explanation span").first.wait_for()
     box.fill("You are a worthless idiot and everyone knows it")
     box.press("Control+Enter")
-    page.get_by_text("Toxic", exact=False).first.wait_for()
+    page.get_by_text(re.compile(r"^Toxic — score 0\.\d\d")).wait_for()
     page.get_by_text("Words that raise the score most").wait_for()
     page.get_by_role("tab", name="Many comments (CSV)").click()
     comments = tmp_path / "comments.csv"
