@@ -34,45 +34,35 @@ def explanation(result: Explanation) -> None:
     )
 
 
+def _row(name: str, figures: Mapping[str, Any]) -> dict[str, Any]:
+    davidson, hate = figures["davidson"], figures["davidson"]["per_class"]["hate speech"]
+    return {
+        "model": name,
+        "Davidson weighted F1": davidson["weighted_f1"],
+        "Davidson macro F1": davidson["macro_f1"],
+        "hate precision": hate["precision"],
+        "hate recall": hate["recall"],
+        "hate F1": hate["f1"],
+        "OLID macro F1": figures["olid"]["macro_f1"],
+    }
+
+
 def quality_table(metrics: Mapping[str, Any], anchors: Mapping[str, float]) -> pd.DataFrame:
     """Test figures of the served model, the frozen baseline and int8, beside the published anchors."""
-    rows = []
-    for name, figures in (("fine-tuned (served)", metrics), ("frozen encoder + LR", metrics["frozen"])):
-        davidson, olid = figures["davidson"], figures["olid"]
-        hate = davidson["per_class"]["hate speech"]
-        rows.append(
-            {
-                "model": name,
-                "Davidson weighted F1": davidson["weighted_f1"],
-                "Davidson macro F1": davidson["macro_f1"],
-                "hate precision": hate["precision"],
-                "hate recall": hate["recall"],
-                "hate F1": hate["f1"],
-                "OLID macro F1": olid["macro_f1"],
-            }
-        )
-    int8 = metrics["int8"]
-    rows.append(
-        {
-            "model": "int8 encoder"
-            + (" (shipped: scores CSV batches)" if int8["within_tolerance"] else " (not shipped)"),
-            "Davidson weighted F1": int8["davidson"]["weighted_f1"],
-            "Davidson macro F1": int8["davidson"]["macro_f1"],
-            "hate precision": int8["davidson"]["per_class"]["hate speech"]["precision"],
-            "hate recall": int8["davidson"]["per_class"]["hate speech"]["recall"],
-            "hate F1": int8["davidson"]["per_class"]["hate speech"]["f1"],
-            "OLID macro F1": int8["olid"]["macro_f1"],
-        }
-    )
-    paper_hate_f1 = 2 * anchors["davidson_paper_hate_precision"] * anchors["davidson_paper_hate_recall"]
-    paper_hate_f1 /= anchors["davidson_paper_hate_precision"] + anchors["davidson_paper_hate_recall"]
+    shipped = metrics["int8"]["within_tolerance"]
+    rows = [
+        _row("fine-tuned (served)", metrics),
+        _row("frozen encoder + LR", metrics["frozen"]),
+        _row("int8 encoder" + (" (shipped: scores CSV batches)" if shipped else " (not shipped)"), metrics["int8"]),
+    ]
+    precision, recall = anchors["davidson_paper_hate_precision"], anchors["davidson_paper_hate_recall"]
     rows.append(
         {
             "model": "published: Davidson LR / OffensEval winner",
             "Davidson weighted F1": anchors["davidson_paper_weighted_f1"],
-            "hate precision": anchors["davidson_paper_hate_precision"],
-            "hate recall": anchors["davidson_paper_hate_recall"],
-            "hate F1": round(paper_hate_f1, 4),
+            "hate precision": precision,
+            "hate recall": recall,
+            "hate F1": round(2 * precision * recall / (precision + recall), 4),
             "OLID macro F1": anchors["olid_winner_macro_f1"],
         }
     )
