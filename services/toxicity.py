@@ -137,7 +137,7 @@ def load(registry: Registry | None = None) -> Models:
                 f"rebuild with `{rebuild_command(HEADS_KEY)}`."
             )
         tokenizer = json.dumps(registry.sidecar(ENCODER_KEY, "tokenizer"))
-        int8 = registry.load(INT8_KEY) if INT8_KEY in registry.manifest(INT8_KEY) else None
+        int8 = _int8_for(registry, encoder)
         _CACHE[key] = Models(
             encoder,
             heads,
@@ -146,6 +146,14 @@ def load(registry: Registry | None = None) -> Models:
             TextEncoder(int8.session, Tokenizer.from_str(tokenizer)) if int8 else None,
         )
     return _CACHE[key]
+
+
+def _int8_for(registry: Registry, encoder: LoadedModel) -> LoadedModel | None:
+    """The int8 encoder, if the build shipped one quantised from this very fp32 encoder (else batches use fp32)."""
+    if INT8_KEY not in registry.manifest(INT8_KEY):
+        return None
+    int8 = registry.load(INT8_KEY)
+    return int8 if int8.entry["metadata"].get("quantised_from") == encoder.entry["sha256"] else None
 
 
 def classify(

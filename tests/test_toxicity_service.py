@@ -191,3 +191,21 @@ def test_committed_model_explains_an_insult_by_its_insult(committed_registry: Re
     result = toxicity.explain("You are a worthless idiot and everyone knows it", registry=committed_registry)
     top = result.words[int(np.argmax(result.contributions))]
     assert top in {"worthless", "idiot"}
+
+
+@pytest.mark.parametrize("matching", [True, False])
+def test_batches_use_int8_only_when_it_was_quantised_from_this_encoder(
+    tiny_toxicity_dir: Path, tmp_path: Path, matching: bool
+) -> None:
+    from tests.conftest import _tiny_encoder_graph
+    from training.toxicity_encoder import quantize_int8
+
+    models = Path(shutil.copytree(tiny_toxicity_dir, tmp_path / "models"))
+    registry = Registry(models, ["CPUExecutionProvider"])
+    source = registry.entry(toxicity.ENCODER_KEY)["sha256"] if matching else "e" * 64
+    int8 = quantize_int8(_tiny_encoder_graph(seed=3))
+    del int8.metadata_props[:]
+    onnx.helper.set_model_props(int8, {"demo": "toxicity", "quantised_from": source})
+    write_model(models, toxicity.INT8_KEY, int8, metrics={}, training={}, data={})
+    batch = toxicity.classify_many(["you idiot", "hello friend"], registry=Registry(models, ["CPUExecutionProvider"]))
+    assert batch.precision == ("int8" if matching else "fp32")
