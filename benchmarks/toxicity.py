@@ -12,7 +12,7 @@ from services import toxicity
 from services.registry import Registry
 from services.settings import load_settings
 from training.toxicity_data import davidson, olid
-from training.toxicity_eval import evaluate
+from training.toxicity_eval import evaluate, f1_drops
 
 BATCH = 1000
 
@@ -50,15 +50,10 @@ def _quality(registry: Registry, corpora: dict, recorded: dict) -> list[Row]:
         figures[name] = evaluate(corpus, batch.probabilities[name])
         batch = toxicity.classify_many(list(corpus.test.texts), fast=True, registry=registry)
         int8[name] = evaluate(corpus, batch.probabilities[name])
-    drop = max(
-        figures["davidson"]["weighted_f1"] - int8["davidson"]["weighted_f1"],
-        figures["davidson"]["macro_f1"] - int8["davidson"]["macro_f1"],
-        figures["olid"]["macro_f1"] - int8["olid"]["macro_f1"],
-    )
+    drop = max(f1_drops(figures, int8).values())
     anchors, goals = recorded["anchors"], recorded["goals"]
     hate = figures["davidson"]["per_class"]["hate speech"]
-    p, r = anchors["davidson_paper_hate_precision"], anchors["davidson_paper_hate_recall"]
-    paper_hate_f1 = 2 * p * r / (p + r)
+    paper_hate_f1 = anchors["davidson_paper_hate_f1"]
     frozen = recorded["frozen"]
     regression = recorded["regression"]
     return [

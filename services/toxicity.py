@@ -136,14 +136,14 @@ def load(registry: Registry | None = None) -> Models:
                 f"({heads.entry['metadata'].get('encoder_sha256', '?')[:12]}... != {encoder.entry['sha256'][:12]}...); "
                 f"rebuild with `{rebuild_command(HEADS_KEY)}`."
             )
-        tokenizer = json.dumps(registry.sidecar(ENCODER_KEY, "tokenizer"))
+        tokenizer = Tokenizer.from_str(json.dumps(registry.sidecar(ENCODER_KEY, "tokenizer")))  # shared: same settings
         int8 = _int8_for(registry, encoder)
         _CACHE[key] = Models(
             encoder,
             heads,
-            TextEncoder(encoder.session, Tokenizer.from_str(tokenizer)),
+            TextEncoder(encoder.session, tokenizer),
             int8,
-            TextEncoder(int8.session, Tokenizer.from_str(tokenizer)) if int8 else None,
+            TextEncoder(int8.session, tokenizer) if int8 else None,
         )
     return _CACHE[key]
 

@@ -8,9 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services.housing import CSV_SCHEMA
-from services.settings import ROOT
+from tests.conftest import open_app
 
-TIMEOUT = 60
 GOOD_CSV = (
     ",".join(CSV_SCHEMA.required) + ",median_house_value\n"
     "-122.25,37.85,40,2000,400,900,380,6.5,NEAR BAY,420000\n"
@@ -19,16 +18,11 @@ GOOD_CSV = (
 
 
 def _app(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> AppTest:
-    monkeypatch.setenv("PORTAL_PROVIDERS", "cpu")
-    if models_dir is not None:
-        monkeypatch.setenv("PORTAL_MODELS_DIR", str(models_dir))
-    return AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT)
+    return open_app(monkeypatch, models_dir=models_dir)
 
 
 def _housing(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> AppTest:
-    at = _app(monkeypatch, models_dir).run()
-    at.switch_page("app_pages/housing.py").run()
-    return at
+    return open_app(monkeypatch, "housing", models_dir)
 
 
 def _text(at: AppTest) -> str:

@@ -7,19 +7,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.settings import ROOT
+from tests.conftest import open_app
 
 HOBBIT = "The Hobbit : The Enchanting Prelude to The Lord of the Rings"
 POTTER = "Harry Potter and the Sorcerer's Stone (Harry Potter (Paperback))"
 
 
 def _books(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> AppTest:
-    monkeypatch.setenv("PORTAL_PROVIDERS", "cpu")
-    if models_dir is not None:
-        monkeypatch.setenv("PORTAL_MODELS_DIR", str(models_dir))
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
-    at.switch_page("app_pages/books.py").run()
-    return at
+    return open_app(monkeypatch, "books", models_dir)
 
 
 def _grids(at: AppTest) -> list[str]:

@@ -7,19 +7,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.settings import ROOT
+from tests.conftest import open_app
 
 FAMOUS = "Hate is everywhere but I don't hate you"
 RUDE = "You are a worthless idiot and everyone knows it"
 
 
 def _toxicity(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> AppTest:
-    monkeypatch.setenv("PORTAL_PROVIDERS", "cpu")
-    if models_dir is not None:
-        monkeypatch.setenv("PORTAL_MODELS_DIR", str(models_dir))
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
-    at.switch_page("app_pages/toxicity.py").run()
-    return at
+    return open_app(monkeypatch, "toxicity", models_dir)
 
 
 def _explanations(at: AppTest) -> list[str]:

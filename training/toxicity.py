@@ -28,14 +28,13 @@ from sklearn.metrics import f1_score
 
 from services import toxicity as service
 from services.errors import ModelUnavailableError
-from services.registry import Registry
-from services.text_encoder import TextEncoder
+from services.registry import Registry, run_session
 from training import toxicity_encoder as encoder_export
 from training.manifest import ROOT, write_model
 from training.onnx_graph import GraphBuilder
 from training.toxicity_augment import benign_examples
 from training.toxicity_data import DAVIDSON, OLID, Corpus, davidson, olid
-from training.toxicity_eval import ANCHORS, GOALS, REGRESSION_SENTENCES, evaluate, regression
+from training.toxicity_eval import ANCHORS, GOALS, REGRESSION_SENTENCES, evaluate, f1_drops, regression
 from training.toxicity_finetune import FinetuneConfig, finetune, load_weights
 
 log = logging.getLogger(__name__)
@@ -55,13 +54,14 @@ def build(data_dir: Path, models_dir: Path, download: bool = False) -> None:
     provenance = {"datasets": [DAVIDSON.provenance(), OLID.provenance()], "encoder": encoder_export.SOURCE}
     frozen = frozen_baseline(corpora)
     encoder = _served_encoder(corpora, models_dir, provenance)
-    embed = _embedder(encoder)
+    encoder_sha256 = hashlib.sha256(encoder.SerializeToString()).hexdigest()
+    embed = encoder_export.onnx_embedder(encoder)
     heads, chosen = fit_heads(corpora, embed)
-    graph = heads_graph(heads, encoder_sha256=hashlib.sha256(encoder.SerializeToString()).hexdigest())
+    graph = heads_graph(heads, encoder_sha256=encoder_sha256)
     scores = _session_heads(graph)
     metrics = {c.name: evaluate(c, scores(embed(c.test.texts))[c.name]) for c in corpora}
     metrics["regression"] = regression(lambda texts: scores(embed(texts)))
-    int8, metrics["int8"] = int8_figures(encoder, corpora, scores, metrics)
+    int8, metrics["int8"] = int8_figures(encoder, encoder_sha256, corpora, scores, metrics)
     if metrics["int8"]["within_tolerance"]:
         _write_int8(models_dir, int8, metrics["int8"], provenance)
     metrics["frozen"] = frozen
@@ -101,9 +101,10 @@ def _served_encoder(corpora: list[Corpus], models_dir: Path, provenance: dict[st
     except ModelUnavailableError as err:
         log.info("encoder will be rebuilt: %s", err)
     start = time.perf_counter()
-    run = _finetuned(corpora, WORK_DIR / stamp[:16])
+    folder = WORK_DIR / stamp[:16]
+    run = _finetuned(corpora, folder)
     reference = encoder_export.sentence_transformer()
-    load_weights(reference, WORK_DIR / stamp[:16] / "encoder.safetensors")
+    load_weights(reference, folder / "encoder.safetensors")
     metadata = {"demo": "toxicity", "fingerprint": stamp, "pooling": "mean", "normalised": "l2"}
     model = encoder_export.export(reference, metadata)
     texts = encoder_export.varied_texts(1000) + list(corpora[0].test.texts[:100]) + list(corpora[1].test.texts[:100])
@@ -118,7 +119,7 @@ def _served_encoder(corpora: list[Corpus], models_dir: Path, provenance: dict[st
         metrics={"parity_min_cosine": round(cosine, 7), "parity_texts": len(texts), "validation": run["history"]},
         training={**run, "total_seconds": round(time.perf_counter() - start), "fingerprint": stamp},
         data=provenance["encoder"] | {"fine_tuned_on": [d["dataset"] for d in provenance["datasets"]]},
-        sidecars={"tokenizer": json.loads((encoder_export.source_dir() / "tokenizer.json").read_text("utf-8"))},
+        sidecars={"tokenizer": encoder_export.tokenizer_json()},
     )
     return model
 
@@ -133,14 +134,6 @@ def _finetuned(corpora: list[Corpus], folder: Path) -> dict[str, Any]:
     run = finetune(corpora, CONFIG, folder)
     record.write_text(json.dumps(run, indent=1), encoding="utf-8")
     return run
-
-
-def _embedder(model: onnx.ModelProto):
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    from tokenizers import Tokenizer
-
-    encoder = TextEncoder(session, Tokenizer.from_file(str(encoder_export.source_dir() / "tokenizer.json")))
-    return lambda texts: encoder.encode(list(texts))
 
 
 def fit_heads(corpora: list[Corpus], embed) -> tuple[dict[str, LogisticRegression], dict[str, Any]]:
@@ -211,8 +204,7 @@ def heads_graph(heads: dict[str, LogisticRegression], *, encoder_sha256: str) ->
 
 def _session_heads(graph: onnx.ModelProto):
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return lambda x: dict(zip(names, session.run(names, {"embedding": x}), strict=True))
+    return lambda x: run_session(session, {"embedding": x})
 
 
 def frozen_baseline(corpora: list[Corpus]) -> dict[str, Any]:
@@ -221,7 +213,7 @@ def frozen_baseline(corpora: list[Corpus]) -> dict[str, Any]:
     model = encoder_export.export(reference, {"demo": "toxicity"})
     texts = encoder_export.varied_texts(1000)
     cosine = encoder_export.parity(model, texts, reference)
-    embed = _embedder(model)
+    embed = encoder_export.onnx_embedder(model)
     heads, chosen = fit_heads(corpora, embed)
     probs = _session_heads(heads_graph(heads, encoder_sha256=""))
     result = {c.name: evaluate(c, probs(embed(c.test.texts))[c.name]) for c in corpora}
@@ -230,6 +222,7 @@ def frozen_baseline(corpora: list[Corpus]) -> dict[str, Any]:
 
 def int8_figures(
     encoder: onnx.ModelProto,
+    encoder_sha256: str,
     corpora: list[Corpus],
     scores,
     fp32: dict[str, Any],
@@ -237,15 +230,10 @@ def int8_figures(
     """The int8 encoder and its test figures next to fp32's (it ships only when within tolerance)."""
     int8 = encoder_export.quantize_int8(encoder)
     del int8.metadata_props[:]
-    source = hashlib.sha256(encoder.SerializeToString()).hexdigest()
-    onnx.helper.set_model_props(int8, {"demo": "toxicity", "quantised_from": source, "method": INT8_METHOD})
-    embed = _embedder(int8)
+    onnx.helper.set_model_props(int8, {"demo": "toxicity", "quantised_from": encoder_sha256, "method": INT8_METHOD})
+    embed = encoder_export.onnx_embedder(int8)
     figures = {c.name: evaluate(c, scores(embed(c.test.texts))[c.name]) for c in corpora}
-    drops = {
-        "davidson_weighted_f1": fp32["davidson"]["weighted_f1"] - figures["davidson"]["weighted_f1"],
-        "davidson_macro_f1": fp32["davidson"]["macro_f1"] - figures["davidson"]["macro_f1"],
-        "olid_macro_f1": fp32["olid"]["macro_f1"] - figures["olid"]["macro_f1"],
-    }
+    drops = f1_drops(fp32, figures)
     within = all(d <= INT8_TOLERANCE for d in drops.values())
     return int8, figures | {"drops": {k: round(v, 4) for k, v in drops.items()}, "within_tolerance": within}
 

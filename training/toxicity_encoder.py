@@ -11,9 +11,11 @@ varied texts before anything is written.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -124,13 +126,23 @@ def quantize_int8(model: onnx.ModelProto) -> onnx.ModelProto:
         return onnx.load(str(target))
 
 
-def parity(model: onnx.ModelProto, texts: list[str], reference) -> float:
-    """The lowest cosine between the ONNX encoder and a SentenceTransformer over texts."""
+def tokenizer_json() -> dict:
+    """The encoder's tokenizer.json (shipped as the encoder's sidecar)."""
+    return json.loads((source_dir() / "tokenizer.json").read_text(encoding="utf-8"))
+
+
+def onnx_embedder(model: onnx.ModelProto) -> Callable[[Sequence[str]], np.ndarray]:
+    """texts -> (N, 384) embeddings through an in-memory ONNX encoder, batched as the service batches."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    encoder = TextEncoder(session, Tokenizer.from_file(str(source_dir() / "tokenizer.json")))
-    ours = encoder.encode(texts)
+    encoder = TextEncoder(session, Tokenizer.from_str(json.dumps(tokenizer_json())))
+    return lambda texts: encoder.encode(list(texts))
+
+
+def parity(model: onnx.ModelProto, texts: list[str], reference) -> float:
+    """The lowest cosine between the ONNX encoder and a SentenceTransformer over texts."""
+    ours = onnx_embedder(model)(texts)
     theirs = reference.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True)
     cosine = np.sum(ours * theirs, axis=1) / np.linalg.norm(theirs, axis=1).clip(1e-12)
     return float(cosine.min())

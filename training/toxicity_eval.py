@@ -12,10 +12,14 @@ from services import toxicity as service
 from training.toxicity_data import Corpus
 
 # Published anchors and the issue's goals (Davidson: the paper's logistic regression; OLID: OffensEval 2019).
+_PAPER_HATE_PRECISION, _PAPER_HATE_RECALL = 0.44, 0.61
 ANCHORS = {
     "davidson_paper_weighted_f1": 0.90,
-    "davidson_paper_hate_recall": 0.61,
-    "davidson_paper_hate_precision": 0.44,
+    "davidson_paper_hate_recall": _PAPER_HATE_RECALL,
+    "davidson_paper_hate_precision": _PAPER_HATE_PRECISION,
+    "davidson_paper_hate_f1": round(
+        2 * _PAPER_HATE_PRECISION * _PAPER_HATE_RECALL / (_PAPER_HATE_PRECISION + _PAPER_HATE_RECALL), 4
+    ),
     "olid_winner_macro_f1": 0.829,
 }
 GOALS = {"davidson_weighted_f1": 0.91, "olid_macro_f1_frozen": 0.80, "olid_macro_f1_finetuned": 0.83}
@@ -52,6 +56,15 @@ def evaluate(corpus: Corpus, probabilities: np.ndarray) -> dict[str, Any]:
             name: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4), "n": int(n)}
             for name, p, r, f, n in zip(corpus.labels, precision, recall, f1, support, strict=True)
         },
+    }
+
+
+def f1_drops(fp32: Mapping[str, Any], other: Mapping[str, Any]) -> dict[str, float]:
+    """How far another encoder's test F1s fall below fp32's (positive = worse)."""
+    return {
+        "davidson_weighted_f1": fp32["davidson"]["weighted_f1"] - other["davidson"]["weighted_f1"],
+        "davidson_macro_f1": fp32["davidson"]["macro_f1"] - other["davidson"]["macro_f1"],
+        "olid_macro_f1": fp32["olid"]["macro_f1"] - other["olid"]["macro_f1"],
     }
 
 
