@@ -9,7 +9,12 @@ from pathlib import Path
 
 from services.settings import load_settings
 
-BENCHMARKS = {"books": "benchmarks.books", "housing": "benchmarks.housing", "toxicity": "benchmarks.toxicity"}
+BENCHMARKS = {
+    "books": "benchmarks.books",
+    "housing": "benchmarks.housing",
+    "textgen": "benchmarks.textgen",
+    "toxicity": "benchmarks.toxicity",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,6 +67,16 @@ DEMOS: tuple[Demo, ...] = (
         headline=("toxicity/heads", "olid.macro_f1", "OLID test macro F1 {:.3f}"),
         icon=":material/comment:",
     ),
+    Demo(
+        slug="textgen",
+        title="Character-level text generators",
+        section="Text",
+        summary="Character-level GRUs write Shakespeare-like text as you watch (temperature, top-k, top-p, seed) "
+        "and invent dinosaur names, or find the likeliest ones by beam search.",
+        model_keys=("textgen/shakespeare", "textgen/dinosaurs"),
+        headline=("textgen/shakespeare", "validation_loss_nats", "validation loss {:.3f} nats/char"),
+        icon=":material/history_edu:",
+    ),
 )
 
 SECTIONS = ("Tabular", "Text", "Vision")

@@ -57,3 +57,23 @@ def test_benchmark_toxicity_prints_quality_and_speed(capsys: pytest.CaptureFixtu
         "export parity",
     ):
         assert measure in out
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_benchmark_textgen_prints_quality_and_speed(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.textgen import run as run_textgen
+
+    path = require_data("tiny_shakespeare/input.txt")
+    require_data("dinosaur_names/dinos.txt")
+    run_textgen(data_dir=path.parent.parent, repeats=3)
+    out = capsys.readouterr().out
+    for measure in (
+        "Shakespeare validation loss (nats/char)",
+        "Shakespeare training time (minutes)",
+        "names sampled not in the training list",
+        "Shakespeare sampling, batch 1",
+        "speed ratio ONNX vs Keras",
+        "export parity",
+    ):
+        assert measure in out

@@ -212,3 +212,19 @@ def test_browser_toxicity_scores_explains_and_handles_a_csv(portal: str, page: o
     page.get_by_text("2 comments scored").wait_for()
     page.get_by_role("button", name="Download scores (CSV)").wait_for()
     _assert_no_exception(page)
+
+
+def test_browser_textgen_streams_text_and_invents_names(portal: str, page: object) -> None:
+    page.goto(f"{portal}/textgen")
+    page.get_by_role("button", name="Write").click()
+    page.get_by_text(re.compile(r"^600 characters at [\d,]+ characters per second")).wait_for()
+    page.get_by_role("button", name="Download (.txt)").wait_for()
+    page.get_by_text("Plain text to copy").click()
+    page.locator("pre code").first.wait_for()
+    assert page.locator("pre code").first.inner_text().startswith("ROMEO:")
+    page.get_by_role("tab", name="Dinosaur names").click()
+    page.get_by_role("button", name="Invent names").click()
+    page.get_by_role("button", name="Download names (.txt)").wait_for()
+    page.get_by_role("button", name="Most likely names (beam search)").click()
+    page.get_by_role("button", name="Download names (.txt)").wait_for()
+    _assert_no_exception(page)

@@ -11,7 +11,12 @@ from pathlib import Path
 from services.settings import load_settings
 
 # The demos that can be built, and the module that builds each (a fixed table: nothing user-supplied is imported).
-DEMOS = {"books": "training.books", "housing": "training.housing", "toxicity": "training.toxicity"}
+DEMOS = {
+    "books": "training.books",
+    "housing": "training.housing",
+    "textgen": "training.textgen",
+    "toxicity": "training.toxicity",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,132 @@
+"""Character-level generators: Shakespeare-like text streamed as it is written, and invented dinosaur names."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from services import textgen
+from services.errors import PortalError
+from ui.components import artifact_facts, caption
+from ui.text_stream import escape_markdown, markdown_stream, textgen_card
+
+PROMPTS = ("ROMEO:", "First Citizen:\nBefore we proceed any further,", "KING HENRY:\nNow, my lords,", "")
+
+
+@st.cache_resource(show_spinner="Loading and timing the models…")
+def _speed(sha256: str) -> float:  # keyed by the artifact's checksum
+    return textgen.measure_speed("shakespeare", chars=300)
+
+
+def _sampling_controls(prefix: str, temperature: float) -> dict:
+    cols = st.columns(4)
+    return {
+        "temperature": cols[0].slider(
+            "Temperature", 0.0, 1.5, temperature, 0.05, key=f"{prefix}_temperature", help="0 = always the likeliest"
+        ),
+        "top_k": cols[1].number_input("Top-k (0 = off)", 0, 65, 0, key=f"{prefix}_top_k") or None,
+        "top_p": cols[2].slider("Top-p (1 = off)", 0.05, 1.0, 1.0, 0.05, key=f"{prefix}_top_p"),
+        "seed": int(cols[3].number_input("Seed", 0, 2**31 - 1, 42, key=f"{prefix}_seed")),
+    }
+
+
+st.title("Character-level text generators")
+try:
+    shakespeare = textgen.load("shakespeare")
+    dinosaurs = textgen.load("dinosaurs")
+    speed = _speed(shakespeare.loaded.entry["sha256"])
+except PortalError as err:
+    st.error(str(err), icon=":material/error:")
+    st.stop()
+caption(shakespeare.loaded, None, f"GRU {shakespeare.layers}×{shakespeare.hidden}, one ONNX step per character")
+st.caption(f"Sampling speed here: {speed:,.0f} characters per second (median, batch 1)")
+play_tab, names_tab, card_tab = st.tabs(["Shakespeare", "Dinosaur names", "About these models"])
+
+with play_tab:
+    prompt = st.selectbox(
+        "Start from", PROMPTS, format_func=lambda p: p.split("\n")[0] or "(nothing)", key="textgen_prompt_choice"
+    )
+    prompt = st.text_area("Prompt", prompt, max_chars=textgen.MAX_PROMPT_CHARS, height=80, key="textgen_prompt")
+    length = st.slider("Characters to write", 50, 3000, 600, 50, key="textgen_length")
+    settings = _sampling_controls("textgen", 0.8)
+    clicked = st.button("Write", type="primary", icon=":material/edit_note:", key="textgen_write")
+    if clicked:
+        try:
+            generation = textgen.stream(prompt, max_new_tokens=length, **settings)
+        except PortalError as err:
+            st.error(str(err), icon=":material/error:")
+            clicked = False
+    result = st.session_state.get("textgen_result")
+    if clicked or result:
+        with st.container(border=True):
+            if clicked:
+                st.markdown(escape_markdown(generation.prompt.text))
+                st.write_stream(markdown_stream(generation))
+                result = {
+                    "prompt": generation.prompt.text,
+                    "text": generation.text,
+                    "rate": generation.chars_per_second,
+                    "notes": generation.notes,
+                }
+                st.session_state["textgen_result"] = result
+            else:
+                st.markdown(escape_markdown(result["prompt"] + result["text"]))
+        for note in result["notes"]:
+            st.warning(note, icon=":material/warning:")
+        st.success(
+            f"{len(result['text']):,} characters at {result['rate']:,.0f} characters per second (model time)",
+            icon=":material/speed:",
+        )
+        full = result["prompt"] + result["text"]
+        with st.expander("Plain text to copy"):
+            st.code(full, language=None, wrap_lines=True)  # the copy button is in its corner
+        st.download_button("Download (.txt)", full.encode(), "shakespeare.txt", "text/plain", key="textgen_download")
+
+with names_tab:
+    st.write(
+        "A small GRU learned dinosaur genus names letter by letter. Invent new ones by sampling, or ask beam search "
+        "for the names it finds most likely. ✓ marks a name that is in the training list (a real genus)."
+    )
+    prefix = st.text_input("Names start with", "", max_chars=20, key="names_prefix", placeholder="e.g. tyr")
+    count = st.slider("How many", 1, 50, 12, key="names_count")
+    name_settings = _sampling_controls("names", 1.0)
+    sample_col, beam_col = st.columns(2)
+    if sample_col.button("Invent names", type="primary", icon=":material/casino:", key="names_sample"):
+        try:
+            sampled = textgen.sample_names(count, prefix=prefix, **name_settings)
+        except PortalError as err:
+            st.error(str(err), icon=":material/error:")
+        else:
+            st.write_stream(f"- {n.name.capitalize()}{' ✓' if n.in_training else ''}\n" for n in sampled)
+            st.session_state["names_result"] = sampled
+    if beam_col.button("Most likely names (beam search)", icon=":material/trending_up:", key="names_beam"):
+        try:
+            st.session_state["names_result"] = textgen.beam_names(prefix, count=min(count, 16))
+        except PortalError as err:
+            st.error(str(err), icon=":material/error:")
+    names = st.session_state.get("names_result")
+    if names:
+        table = pd.DataFrame(
+            {
+                "name": [n.name.capitalize() for n in names],
+                "probability": [math.exp(n.log_prob) for n in names],
+                "in training list": [n.in_training for n in names],
+            }
+        )
+        st.dataframe(
+            table, hide_index=True, column_config={"probability": st.column_config.NumberColumn(format="%.2e")}
+        )
+        st.download_button(
+            "Download names (.txt)",
+            "\n".join(table["name"]).encode(),
+            "dinosaur_names.txt",
+            "text/plain",
+            key="names_download",
+        )
+
+with card_tab:
+    textgen_card(shakespeare.loaded.entry, dinosaurs.loaded.entry)
+    artifact_facts(shakespeare.loaded, 1000 / speed if speed else None)
+    artifact_facts(dinosaurs.loaded, None)
