@@ -3,19 +3,18 @@ Keras step in the same process."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import Row, median_ms, print_table
+from benchmarks.common import Row, print_table
 from services import textgen
 from services.registry import Registry
 from services.settings import load_settings
 from training import textgen_keras as tk
 from training.textgen import BUILD, SHAKESPEARE_CONFIG
 from training.textgen_data import dinosaur_names, shakespeare
-from training.textgen_eval import GOALS, NATS_ANCHORS, names_loss, novelty, stream_loss
+from training.textgen_eval import GOALS, NATS_ANCHORS, names_loss, novelty, sampling_rate, step_timings, stream_loss
 
 GENERATE_CHARS = 1_000
 
@@ -62,29 +61,18 @@ def run(data_dir: Path, repeats: int) -> None:
     ]  # fmt: skip
     print_table("Text generation: quality (held-out data)", quality)
 
-    rates = []
-    for r in range(max(3, repeats // 10)):
-        generation = textgen.stream("ROMEO:", max_new_tokens=GENERATE_CHARS, seed=r, registry=registry)
-        start = time.perf_counter()
-        for _ in generation:
-            pass
-        rates.append(GENERATE_CHARS / (time.perf_counter() - start))
-    rate = float(np.median(rates))
-    token, state = np.array([5], np.int32), model.initial_state(1)
-    onnx_ms = median_ms(lambda: model.step(token, state), repeats=repeats * 20)
+    rate = sampling_rate(model, chars=GENERATE_CHARS, runs=max(3, repeats // 10))
     keras_step, source = _keras_step(model)
-    compiled = tk.tf.function(lambda t, s: keras_step([t, s], training=False))
-    keras_eager_ms = median_ms(lambda: keras_step([token, state], training=False), repeats=repeats)
-    keras_fn_ms = median_ms(lambda: compiled(token, state), repeats=repeats * 4)
-    keras_ms = min(keras_eager_ms, keras_fn_ms)
-    ratio = keras_ms / onnx_ms
+    times = step_timings(
+        model, tk.keras_step_calls(keras_step, np.array([1], np.int32), model.initial_state(1)), repeats
+    )
     speed = [
         Row(f"Shakespeare sampling, batch 1 ({GENERATE_CHARS:,} chars, end to end)", f"{rate:,.0f} chars/s",
             ">= 2,000 chars/s", rate >= 2_000),
-        Row("one ONNX step (onnxruntime)", f"{onnx_ms * 1000:.0f} us"),
-        Row("one Keras step, eager call", f"{keras_eager_ms * 1000:.0f} us"),
-        Row("one Keras step, tf.function", f"{keras_fn_ms * 1000:.0f} us"),
-        Row("speed ratio ONNX vs Keras (faster Keras way)", f"{ratio:.1f}x", ">= 3x", ratio >= 3),
+        Row("one ONNX step (onnxruntime)", f"{times['onnx_us']:.0f} us"),
+        Row("one Keras step, eager call", f"{times['keras_eager_us']:.0f} us"),
+        Row("one Keras step, tf.function", f"{times['keras_function_us']:.0f} us"),
+        Row("speed ratio ONNX vs Keras (faster Keras way)", f"{times['ratio']:.1f}x", ">= 3x", times["ratio"] >= 3),
         Row("  Keras reference", source),
     ]  # fmt: skip
     print_table(f"Text generation: speed (median, {model.loaded.provider})", speed)

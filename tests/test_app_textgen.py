@@ -69,6 +69,7 @@ def test_textgen_page_model_card_shows_goals_and_anchors(monkeypatch: pytest.Mon
     at = _page(monkeypatch)
     text = " ".join(m.value for m in at.markdown)
     assert "validation loss in nats per character" in text and "Cleaning of the course file" in text
+    assert "Speed at build time" in text and "goal ≥ 3x" in text
     quality = at.dataframe[0].value
     assert "nanoGPT, CPU configuration" in set(quality["model"]) and "goal" in set(quality["model"])
 

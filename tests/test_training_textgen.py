@@ -108,6 +108,9 @@ def test_committed_names_novelty_is_reproduced(committed_registry) -> None:
 
     names = dinosaur_names(require_data("dinosaur_names/dinos.txt").parent.parent)
     model = textgen.load("dinosaurs", committed_registry)
-    assert novelty(model, names.train) == model.loaded.entry["metrics"]["novelty"]
+    found, recorded = novelty(model, names.train), model.loaded.entry["metrics"]["novelty"]
+    for share in ("novel_share", "unique_share", "name_like_share"):  # another CPU may flip a draw or two
+        assert found[share] == pytest.approx(recorded[share], abs=0.005)
+    assert found["beam_top10"] == recorded["beam_top10"]
     assert all(model.in_training(n) for n in names.train)
     assert not any(model.in_training(n) for n in names.validation)

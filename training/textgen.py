@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 
 from services import textgen as service
@@ -124,7 +125,9 @@ def _build_shakespeare(data_dir: Path, models_dir: Path, download: bool) -> None
         "goals": ev.GOALS,
         "sample": "".join(service.Generation(served, service.Prompt("ROMEO:", ()), service.Sampling(400, 0.8, seed=0))),
     }
-    log.info("shakespeare: validation %.4f nats/char, parity %.2e", val_loss, parity)
+    calls = tk.keras_step_calls(step, np.array([1], np.int32), served.initial_state(1))
+    metrics["speed"] = ev.step_timings(served, calls, repeats=50) | {"sampling_chars_per_s": ev.sampling_rate(served)}
+    log.info("shakespeare: validation %.4f nats/char, parity %.2e, speed %s", val_loss, parity, metrics["speed"])
     write_model(
         models_dir,
         service.MODELS["shakespeare"],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from services.textgen import CharModel, Sampling, beam_from, names_from
+from services.textgen import CharModel, Generation, Prompt, Sampling, beam_from, names_from
+from services.timing import median_call_ms
 
 NATS_ANCHORS = {"nanogpt_cpu": 1.88, "nanogpt_gpu": 1.47}  # nanoGPT shakespeare_char validation loss
 GOALS = {"shakespeare_val_loss_max": 1.50, "shakespeare_train_minutes_max": 60, "names_novel_share_min": 0.90}
@@ -96,3 +98,25 @@ def step_parity(model: CharModel, reference_logits: np.ndarray, ids: np.ndarray)
         logits, state = model.step(ids[:, t], state)
         worst = max(worst, float(np.abs(logits - reference_logits[:, t]).max()))
     return worst
+
+
+def sampling_rate(model: CharModel, *, chars: int = 1_000, runs: int = 5) -> float:
+    """Median characters per second of the service's sampling loop at batch 1, prompt 'ROMEO:', end to end."""
+    rates = []
+    for seed in range(runs):
+        start = time.perf_counter()
+        for _ in Generation(model, Prompt("ROMEO:", ()), Sampling(chars, 0.8, seed=seed)):
+            pass
+        rates.append(chars / (time.perf_counter() - start))
+    return float(np.median(rates))
+
+
+def step_timings(model: CharModel, keras_calls: Mapping[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median microseconds of one ONNX step and of one Keras step (each way of calling Keras), batch 1, same
+    process; the ratio is against the fastest Keras way."""
+    token, state = np.array([1], np.int32), model.initial_state(1)
+    out = {"onnx_us": 1000 * median_call_ms(lambda: model.step(token, state), repeats=repeats * 20, warmup=20)}
+    for name, call in keras_calls.items():
+        out[f"keras_{name}_us"] = 1000 * median_call_ms(call, repeats=repeats, warmup=3)
+    out["ratio"] = min(v for k, v in out.items() if k.startswith("keras_")) / out["onnx_us"]
+    return {k: round(v, 2) for k, v in out.items()}

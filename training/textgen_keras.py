@@ -235,6 +235,12 @@ def padded_names(names: list[str], vocabulary: list[str], end: str) -> tuple[np.
     return x, y, w
 
 
+def keras_step_calls(step: keras.Model, token: np.ndarray, state: np.ndarray) -> dict[str, Callable[[], object]]:
+    """One step of the Keras step model, called the two usual ways: eagerly and through a tf.function."""
+    compiled = tf.function(lambda t, s: step([t, s], training=False))
+    return {"eager": lambda: step([token, state], training=False), "function": lambda: compiled(token, state)}
+
+
 # ---- export ----
 
 

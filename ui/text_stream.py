@@ -64,6 +64,13 @@ def _card(shakespeare: Mapping[str, Any], dinosaurs: Mapping[str, Any]) -> None:
         f"goal ≤ {goals['shakespeare_train_minutes_max']} min). Export: {t['export']}; ONNX vs Keras max logit "
         f"difference {m['parity_max_abs_logit']:.1e}."
     )
+    speed = m["speed"]
+    st.markdown(
+        f"**Speed at build time** (batch 1, {t['device']}): one ONNX step {speed['onnx_us']:.0f} µs; one Keras step "
+        f"{speed['keras_eager_us']:.0f} µs eager, {speed['keras_function_us']:.0f} µs as a tf.function: ONNX is "
+        f"{speed['ratio']:.1f}x the faster Keras way (goal ≥ 3x). Sampling {speed['sampling_chars_per_s']:,.0f} "
+        "characters per second end to end (goal ≥ 2,000)."
+    )
     d = dinosaurs["metrics"]
     novelty = d["novelty"]
     st.markdown("**Dinosaur names**")
