@@ -38,6 +38,8 @@ SHAKESPEARE_CONFIG = tk.CharModelConfig(
     stateful=True,
 )
 
+SHAKESPEARE_PATIENCE = 6  # epochs without a better validation loss before training stops
+
 NAMES_CONFIG = tk.CharModelConfig(
     vocab_size=27,
     embedding=16,
@@ -62,7 +64,7 @@ def train_shakespeare(data_dir: Path, *, download: bool = False) -> tk.TrainResu
     val_ids = tk.encode(corpus.validation, vocabulary)
     validation = tk.carried_batches(val_ids, cfg.seq_len, cfg.batch_size, None)(0)  # state carried, as served
     batches = tk.carried_batches(train_ids, cfg.seq_len, cfg.batch_size, cfg.seed)
-    return tk.train(cfg, batches, validation, BUILD / "shakespeare")
+    return tk.train(cfg, batches, validation, BUILD / "shakespeare", patience=SHAKESPEARE_PATIENCE)
 
 
 def train_names(data_dir: Path, *, download: bool = False) -> tk.TrainResult:
