@@ -120,7 +120,8 @@ def _build_shakespeare(data_dir: Path, models_dir: Path, download: bool) -> None
     metrics = {
         "validation_loss_nats": round(val_loss, 4),
         "validation_loss_how": "ONNX step graph over the last 10% of the text, state carried (64 side-by-side streams)",
-        "validation_loss_keras_chunks": round(min(h["val_loss"] for h in result.history), 4),
+        "validation_loss_training_monitor": round(min(h["val_loss"] for h in result.history), 4),
+        "validation_loss_training_monitor_how": "Keras, stateful, 256 streams x 400 characters (102,400 of 111,540)",
         "train_tail_loss_nats": round(ev.stream_loss(served, train_sample), 4),
         "parity_max_abs_logit": parity,
         "anchors": ev.NATS_ANCHORS,
