@@ -263,9 +263,35 @@ def export_step(step: keras.Model, cfg: CharModelConfig, metadata: dict[str, str
         dims[0].dim_param = "batch"
     for inp in proto.graph.input:
         inp.type.tensor_type.shape.dim[0].dim_param = "batch"
+    _canonical_names(proto)
     proto.producer_name = "portal training.textgen (tf2onnx)"
     del proto.metadata_props[:]
     for key, value in metadata.items():
         proto.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(proto, full_check=True)
     return proto
+
+
+def _canonical_names(proto: onnx.ModelProto) -> None:
+    """Rename tf2onnx's counter-numbered nodes, tensors and initializers by their order in the graph, so the same
+    weights always give the same bytes (a rebuild then does not re-commit an unchanged 10 MB file)."""
+    graph = proto.graph
+    keep = {v.name for v in (*graph.input, *graph.output)}
+    names: dict[str, str] = {}
+
+    def canonical(name: str) -> str:
+        if not name or name in keep:
+            return name
+        return names.setdefault(name, f"t{len(names)}")
+
+    for i, node in enumerate(graph.node):
+        node.input[:] = [canonical(n) for n in node.input]
+        node.output[:] = [canonical(n) for n in node.output]
+        node.name = f"n{i}_{node.op_type}"
+    for init in graph.initializer:
+        init.name = canonical(init.name)
+    ordered = sorted(graph.initializer, key=lambda t: int(t.name[1:]) if t.name[1:].isdigit() else -1)
+    copies = [onnx.TensorProto.FromString(t.SerializeToString()) for t in ordered]
+    del graph.initializer[:]
+    graph.initializer.extend(copies)
+    del graph.value_info[:]
