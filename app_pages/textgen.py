@@ -15,11 +15,6 @@ from ui.text_stream import escape_markdown, markdown_stream, textgen_card
 PROMPTS = ("ROMEO:", "First Citizen:\nBefore we proceed any further,", "KING HENRY:\nNow, my lords,", "")
 
 
-@st.cache_resource(show_spinner="Loading and timing the models…")
-def _speed(sha256: str) -> float:  # keyed by the artifact's checksum
-    return textgen.measure_speed("shakespeare", chars=300)
-
-
 def _sampling_controls(prefix: str, temperature: float) -> dict:
     cols = st.columns(4)
     return {
@@ -36,12 +31,16 @@ st.title("Character-level text generators")
 try:
     shakespeare = textgen.load("shakespeare")
     dinosaurs = textgen.load("dinosaurs")
-    speed = _speed(shakespeare.loaded.entry["sha256"])
 except PortalError as err:
     st.error(str(err), icon=":material/error:")
     st.stop()
 caption(shakespeare.loaded, None, f"GRU {shakespeare.layers}×{shakespeare.hidden}, one ONNX step per character")
-st.caption(f"Sampling speed here: {speed:,.0f} characters per second (median, batch 1)")
+build_speed = shakespeare.loaded.entry.get("metrics", {}).get("speed", {}).get("sampling_chars_per_s")
+if build_speed:
+    st.caption(
+        f"Sampling: {build_speed:,.0f} characters per second at batch 1 on the 2-core build machine; "
+        "each run below reports its own speed here."
+    )
 play_tab, names_tab, card_tab = st.tabs(["Shakespeare", "Dinosaur names", "About these models"])
 
 with play_tab:
@@ -87,7 +86,7 @@ with play_tab:
 with names_tab:
     st.write(
         "A small GRU learned dinosaur genus names letter by letter. Invent new ones by sampling, or ask beam search "
-        "for the names it finds most likely. ✓ marks a name that is in the training list (a real genus)."
+        "for the names it finds most likely. A tick marks a name from the training list (a real genus)."
     )
     prefix = st.text_input("Names start with", "", max_chars=20, key="names_prefix", placeholder="e.g. tyr")
     count = st.slider("How many", 1, 50, 12, key="names_count")
@@ -99,7 +98,6 @@ with names_tab:
         except PortalError as err:
             st.error(str(err), icon=":material/error:")
         else:
-            st.write_stream(f"- {n.name.capitalize()}{' ✓' if n.in_training else ''}\n" for n in sampled)
             st.session_state["names_result"] = sampled
     if beam_col.button("Most likely names (beam search)", icon=":material/trending_up:", key="names_beam"):
         try:
@@ -112,7 +110,7 @@ with names_tab:
             {
                 "name": [n.name.capitalize() for n in names],
                 "probability": [math.exp(n.log_prob) for n in names],
-                "in training list": [n.in_training for n in names],
+                "real genus (in training list)": [n.in_training for n in names],
             }
         )
         st.dataframe(
@@ -128,5 +126,5 @@ with names_tab:
 
 with card_tab:
     textgen_card(shakespeare.loaded.entry, dinosaurs.loaded.entry)
-    artifact_facts(shakespeare.loaded, 1000 / speed if speed else None)
+    artifact_facts(shakespeare.loaded, None)
     artifact_facts(dinosaurs.loaded, None)

@@ -431,16 +431,3 @@ def _forbid(logits: np.ndarray, token: int) -> np.ndarray:
     out = logits.copy()
     out[..., token] = -np.inf
     return out
-
-
-def measure_speed(
-    model: str = "shakespeare", *, chars: int = 500, repeats: int = 3, registry: Registry | None = None
-) -> float:
-    """Median characters per second of sampling (temperature 0.8, fixed seed) on this machine."""
-    speeds = []
-    for _ in range(repeats):
-        generation = stream("", model=model, max_new_tokens=chars, seed=0, registry=registry)
-        for _ in generation:
-            pass
-        speeds.append(generation.chars_per_second)
-    return float(np.median(speeds))

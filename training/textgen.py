@@ -81,9 +81,16 @@ def build(data_dir: Path, models_dir: Path, download: bool = False) -> None:
     _build_names(data_dir, models_dir, download)
 
 
+def _metadata(name: str, vocabulary: list[str]) -> dict[str, str]:
+    # One step per character is too small for a thread pool: one thread is steadier, above all on a busy server.
+    return {"demo": "textgen", "model": name, "vocabulary": str(len(vocabulary)), "intra_op_threads": "1"}
+
+
 def _char_model(name: str, proto: Any, symbols: list[str], end: str | None, hashes: frozenset[str] = frozenset()):
     """The exported graph wrapped the way the service wraps it, so figures are measured on what is served."""
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # as the registry serves it (the intra_op_threads metadata)
+    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
     shape = session.get_inputs()[1].shape
     loaded = LoadedModel(service.MODELS[name], {}, session, ("CPUExecutionProvider",), 0.0)
     return service.CharModel(name, loaded, tuple(symbols), end, shape[1], shape[2], hashes)
@@ -110,7 +117,7 @@ def _build_shakespeare(data_dir: Path, models_dir: Path, download: bool) -> None
     vocabulary = corpus.vocabulary
     result = train_shakespeare(data_dir, download=download)
     step = tk.step_model(result.model, cfg)
-    proto = tk.export_step(step, cfg, {"demo": "textgen", "model": "shakespeare", "vocabulary": str(len(vocabulary))})
+    proto = tk.export_step(step, cfg, _metadata("shakespeare", vocabulary))
     served = _char_model("shakespeare", proto, vocabulary, None)
     val_ids = tk.encode(corpus.validation, vocabulary)
     probe = val_ids[: 4 * 300].reshape(4, 300)
@@ -148,7 +155,7 @@ def _build_names(data_dir: Path, models_dir: Path, download: bool) -> None:
     vocabulary = names.vocabulary
     result = train_names(data_dir, download=download)
     step = tk.step_model(result.model, cfg)
-    proto = tk.export_step(step, cfg, {"demo": "textgen", "model": "dinosaurs", "vocabulary": str(len(vocabulary))})
+    proto = tk.export_step(step, cfg, _metadata("dinosaurs", vocabulary))
     hashes = sorted({service.name_hash(n) for n in names.train})
     served = _char_model("dinosaurs", proto, vocabulary, END, frozenset(hashes))
     probe, _, _ = tk.padded_names(names.validation[:8], vocabulary, END)
