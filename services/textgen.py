@@ -208,6 +208,7 @@ class Generation:
 
     def __iter__(self) -> Iterator[str]:
         model, rng = self.model, np.random.default_rng(self.seed)
+        self.text, self.generate_s = "", 0.0  # iterating again starts over (and, seeded, writes the same text)
         start = time.perf_counter()
         # A names model starts each item from its end symbol; the Shakespeare model from a line break.
         lead = model.end if model.end is not None else "\n"

@@ -45,6 +45,7 @@ def test_stream_yields_the_same_characters_and_measures_speed(registry: Registry
     assert "".join(pieces) == generation.text == textgen.generate("To be", max_new_tokens=80, seed=3, registry=registry)
     assert generation.chars_per_second > 0 and generation.prompt_ms > 0
     assert generation.notes == ()
+    assert "".join(generation) == generation.text == "".join(pieces)  # a second pass starts over
 
 
 def test_greedy_ignores_the_seed_and_top_k_1_is_greedy(registry: Registry) -> None:
