@@ -15,13 +15,17 @@ from ui.text_stream import escape_markdown, markdown_stream, textgen_card
 PROMPTS = ("ROMEO:", "First Citizen:\nBefore we proceed any further,", "KING HENRY:\nNow, my lords,", "")
 
 
-def _sampling_controls(prefix: str, temperature: float) -> dict:
+def _use_prompt() -> None:
+    st.session_state["textgen_prompt"] = st.session_state["textgen_prompt_choice"]
+
+
+def _sampling_controls(prefix: str, temperature: float, vocabulary: int) -> dict:
     cols = st.columns(4)
     return {
         "temperature": cols[0].slider(
             "Temperature", 0.0, 1.5, temperature, 0.05, key=f"{prefix}_temperature", help="0 = always the likeliest"
         ),
-        "top_k": cols[1].number_input("Top-k (0 = off)", 0, 65, 0, key=f"{prefix}_top_k") or None,
+        "top_k": cols[1].number_input("Top-k (0 = off)", 0, vocabulary, 0, key=f"{prefix}_top_k") or None,
         "top_p": cols[2].slider("Top-p (1 = off)", 0.05, 1.0, 1.0, 0.05, key=f"{prefix}_top_p"),
         "seed": int(cols[3].number_input("Seed", 0, 2**31 - 1, 42, key=f"{prefix}_seed")),
     }
@@ -44,12 +48,17 @@ if build_speed:
 play_tab, names_tab, card_tab = st.tabs(["Shakespeare", "Dinosaur names", "About these models"])
 
 with play_tab:
-    prompt = st.selectbox(
-        "Start from", PROMPTS, format_func=lambda p: p.split("\n")[0] or "(nothing)", key="textgen_prompt_choice"
+    st.selectbox(
+        "Start from",
+        PROMPTS,
+        format_func=lambda p: p.split("\n")[0] or "(nothing)",
+        key="textgen_prompt_choice",
+        on_change=_use_prompt,
     )
-    prompt = st.text_area("Prompt", prompt, max_chars=textgen.MAX_PROMPT_CHARS, height=80, key="textgen_prompt")
+    st.session_state.setdefault("textgen_prompt", PROMPTS[0])
+    prompt = st.text_area("Prompt", max_chars=textgen.MAX_PROMPT_CHARS, height=80, key="textgen_prompt")
     length = st.slider("Characters to write", 50, 3000, 600, 50, key="textgen_length")
-    settings = _sampling_controls("textgen", 0.8)
+    settings = _sampling_controls("textgen", 0.8, len(shakespeare.symbols))
     clicked = st.button("Write", type="primary", icon=":material/edit_note:", key="textgen_write")
     if clicked:
         try:
@@ -90,7 +99,7 @@ with names_tab:
     )
     prefix = st.text_input("Names start with", "", max_chars=20, key="names_prefix", placeholder="e.g. tyr")
     count = st.slider("How many", 1, 50, 12, key="names_count")
-    name_settings = _sampling_controls("names", 1.0)
+    name_settings = _sampling_controls("names", 1.0, len(dinosaurs.symbols))
     sample_col, beam_col = st.columns(2)
     if sample_col.button("Invent names", type="primary", icon=":material/casino:", key="names_sample"):
         try:

@@ -41,6 +41,16 @@ def test_textgen_page_same_seed_gives_the_same_text(monkeypatch: pytest.MonkeyPa
     assert at.session_state["textgen_result"]["text"] != first
 
 
+def test_textgen_page_prompt_choice_fills_the_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _page(monkeypatch)
+    assert at.text_area(key="textgen_prompt").value == "ROMEO:"
+    at.selectbox(key="textgen_prompt_choice").set_value("KING HENRY:\nNow, my lords,").run()
+    assert at.text_area(key="textgen_prompt").value == "KING HENRY:\nNow, my lords,"
+    at.slider(key="textgen_length").set_value(50)
+    at.button(key="textgen_write").click().run()
+    assert at.session_state["textgen_result"]["prompt"] == "KING HENRY:\nNow, my lords,"
+
+
 def test_textgen_page_explains_characters_it_cannot_read(monkeypatch: pytest.MonkeyPatch) -> None:
     at = _page(monkeypatch)
     at.text_area(key="textgen_prompt").input("Grüße 😀")
