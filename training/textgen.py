@@ -18,7 +18,16 @@ from services.registry import LoadedModel
 from training import textgen_eval as ev
 from training import textgen_keras as tk
 from training.manifest import ROOT, write_model
-from training.textgen_data import DINOSAUR_NAMES, END, NAME_SPLIT_SEED, TINY_SHAKESPEARE, dinosaur_names, shakespeare
+from training.textgen_data import (
+    DINOSAUR_NAMES,
+    END,
+    NAME_SPLIT_SEED,
+    TINY_SHAKESPEARE,
+    Names,
+    Shakespeare,
+    dinosaur_names,
+    shakespeare,
+)
 
 log = logging.getLogger(__name__)
 BUILD = ROOT / "build" / "textgen"
@@ -55,8 +64,7 @@ NAMES_CONFIG = tk.CharModelConfig(
 )
 
 
-def train_shakespeare(data_dir: Path, *, download: bool = False) -> tk.TrainResult:
-    corpus = shakespeare(data_dir, download=download)
+def train_shakespeare(corpus: Shakespeare) -> tk.TrainResult:
     vocabulary = corpus.vocabulary
     assert len(vocabulary) == SHAKESPEARE_CONFIG.vocab_size, len(vocabulary)
     cfg = SHAKESPEARE_CONFIG
@@ -67,8 +75,7 @@ def train_shakespeare(data_dir: Path, *, download: bool = False) -> tk.TrainResu
     return tk.train(cfg, batches, validation, BUILD / "shakespeare", patience=SHAKESPEARE_PATIENCE)
 
 
-def train_names(data_dir: Path, *, download: bool = False) -> tk.TrainResult:
-    names = dinosaur_names(data_dir, download=download)
+def train_names(names: Names) -> tk.TrainResult:
     vocabulary = names.vocabulary
     assert len(vocabulary) == NAMES_CONFIG.vocab_size, vocabulary
     train = tk.padded_names(names.train, vocabulary, vocabulary[0])
@@ -115,7 +122,7 @@ def _build_shakespeare(data_dir: Path, models_dir: Path, download: bool) -> None
     cfg = SHAKESPEARE_CONFIG
     corpus = shakespeare(data_dir, download=download)
     vocabulary = corpus.vocabulary
-    result = train_shakespeare(data_dir, download=download)
+    result = train_shakespeare(corpus)
     step = tk.step_model(result.model, cfg)
     proto = tk.export_step(step, cfg, _metadata("shakespeare", vocabulary))
     served = _char_model("shakespeare", proto, vocabulary, None)
@@ -154,7 +161,7 @@ def _build_names(data_dir: Path, models_dir: Path, download: bool) -> None:
     cfg = NAMES_CONFIG
     names = dinosaur_names(data_dir, download=download)
     vocabulary = names.vocabulary
-    result = train_names(data_dir, download=download)
+    result = train_names(names)
     step = tk.step_model(result.model, cfg)
     proto = tk.export_step(step, cfg, _metadata("dinosaurs", vocabulary))
     hashes = sorted({service.name_hash(n) for n in names.train})
