@@ -12,6 +12,7 @@ from services.settings import load_settings
 BENCHMARKS = {
     "books": "benchmarks.books",
     "housing": "benchmarks.housing",
+    "style": "benchmarks.style",
     "textgen": "benchmarks.textgen",
     "toxicity": "benchmarks.toxicity",
 }

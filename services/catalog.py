@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.errors import ModelUnavailableError
 from services.registry import Registry, rebuild_command
+from services.style import MODEL_KEYS as STYLE_MODEL_KEYS
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,16 @@ DEMOS: tuple[Demo, ...] = (
         model_keys=("textgen/shakespeare", "textgen/dinosaurs"),
         headline=("textgen/shakespeare", "validation_loss_nats", "validation loss {:.3f} nats/char"),
         icon=":material/history_edu:",
+    ),
+    Demo(
+        slug="style",
+        title="Neural style transfer",
+        section="Vision",
+        summary="Restyle a photo as The Starry Night, The Great Wave, The Scream, Composition VII or Turner's "
+        "Shipwreck: fast feed-forward networks, a strength slider, keep-your-colours, PNG download.",
+        model_keys=STYLE_MODEL_KEYS,
+        headline=("style/starry_night", "speed_512.onnx_ms", "512×512 in {:.0f} ms"),
+        icon=":material/palette:",
     ),
 )
 

@@ -14,6 +14,7 @@ from services.settings import load_settings
 DEMOS = {
     "books": "training.books",
     "housing": "training.housing",
+    "style": "training.style",
     "textgen": "training.textgen",
     "toxicity": "training.toxicity",
 }
@@ -28,10 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--download", action="store_true", help="fetch missing datasets from their public sources (needs internet)"
     )
+    parser.add_argument(
+        "--loss-net",
+        choices=("random", "vgg16"),
+        default="random",
+        help="style only: the loss network (vgg16 needs torchvision's ImageNet weights; --download fetches them)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     module = importlib.import_module(DEMOS[args.demo])
-    module.build(data_dir=args.data_dir, models_dir=args.models_dir, download=args.download)
+    options = {"loss_net": args.loss_net} if args.demo == "style" else {}
+    if args.loss_net != "random" and not options:
+        parser.error("--loss-net applies to the style demo only")
+    module.build(data_dir=args.data_dir, models_dir=args.models_dir, download=args.download, **options)
     return 0
 
 

@@ -1,0 +1,231 @@
+"""Neural style transfer: one fast feed-forward network per painting (ONNX, any image size).
+
+`stylize(image, style, strength=..., keep_colours=..., max_side=...)` resizes the photo to the size cap, pads it
+to a multiple of 4 (the networks downsample twice), runs the style's network, crops, then optionally keeps the
+photo's colours (the network's luminance with the photo's chroma) and blends with the photo by `strength`.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from services.errors import InvalidInputError, ModelUnavailableError
+from services.registry import Registry, default_registry
+
+# The styles, in the order the page offers them (models/style/<name>.onnx).
+STYLES = ("starry_night", "great_wave", "the_scream", "composition_vii", "shipwreck")
+MODEL_KEYS = tuple(f"style/{name}" for name in STYLES)
+MIN_SIDE = 32  # smaller photos are refused: there is nothing to stylise
+MAX_SIDE = 1024  # the largest output side offered (1024 x 1024 runs in about 0.5 GB)
+DEFAULT_SIDE = 768
+SIDE_CHOICES = (256, 384, 512, 768, 1024)
+MULTIPLE = 4  # two stride-2 stages
+
+
+@dataclass(frozen=True)
+class StyleInfo:
+    """A style as the page shows it: the painting it learned and the model card figures."""
+
+    name: str
+    key: str
+    title: str
+    artist: str
+    year: str
+    entry: dict[str, Any]
+
+    @property
+    def caption(self) -> str:
+        return f"{self.artist}, {self.title} ({self.year})"
+
+
+@dataclass(frozen=True)
+class Stylized:
+    image: np.ndarray  # (H, W, 3) uint8
+    style: str
+    seconds: float  # network time, padding and colour work included
+    input_size: tuple[int, int]  # (width, height) as given
+    output_size: tuple[int, int]  # (width, height) after the size cap
+    provider: str
+
+    @property
+    def resized(self) -> bool:
+        return self.input_size != self.output_size
+
+
+def check_style(style: str) -> str:
+    if style not in STYLES:
+        raise InvalidInputError(f"Unknown style {style!r}; choose one of: {', '.join(STYLES)}.")
+    return f"style/{style}"
+
+
+def info(style: str, registry: Registry | None = None) -> StyleInfo:
+    """The style's manifest facts (raises ModelUnavailableError with the rebuild command when it is missing)."""
+    key = check_style(style)
+    entry = (registry or default_registry()).entry(key)
+    painting = entry.get("card", {}).get("painting", {})
+    return StyleInfo(
+        name=style,
+        key=key,
+        title=painting.get("title", style.replace("_", " ").title()),
+        artist=painting.get("artist", "unknown"),
+        year=painting.get("year", ""),
+        entry=entry,
+    )
+
+
+def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) scaled down (never up) so the longer side is at most max_side."""
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InvalidInputError("Expected an RGB image as an (H, W, 3) uint8 array; decode files with read_image.")
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise InvalidInputError(
+            f"The image is {width} x {height} pixels; style transfer needs at least {MIN_SIDE} pixels on each side."
+        )
+    return image
+
+
+def _check_options(strength: float, max_side: int) -> None:
+    if not isinstance(strength, int | float) or not 0.0 <= float(strength) <= 1.0:
+        raise InvalidInputError(f"Strength must be between 0 and 1 (got {strength!r}).")
+    if not isinstance(max_side, int) or not MIN_SIDE <= max_side <= MAX_SIDE:
+        raise InvalidInputError(f"The size cap must be a whole number of pixels from {MIN_SIDE} to {MAX_SIDE}.")
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (image.shape[1], image.shape[0]) == size:
+        return image
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
+def run_network(image: np.ndarray, style: str, registry: Registry | None = None) -> tuple[np.ndarray, str]:
+    """The style network on one (H, W, 3) uint8 image of any size >= MIN_SIDE; returns uint8 and the provider."""
+    loaded = (registry or default_registry()).load(check_style(style))
+    height, width = image.shape[:2]
+    pad_h, pad_w = -height % MULTIPLE, -width % MULTIPLE
+    padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else image
+    batch = np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
+    output = loaded.run({"image": batch})["stylized"][0, :, :height, :width]
+    return (output.transpose(1, 2, 0) * 255.0 + 0.5).clip(0, 255).astype(np.uint8), loaded.provider
+
+
+_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
+_RGB = np.linalg.inv(_YCBCR).astype(np.float32)
+
+
+def keep_colours(stylized: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """The stylised image's luminance with the original's chroma (BT.601 YCbCr), as uint8 RGB."""
+    y = stylized.astype(np.float32) @ _YCBCR[0]
+    chroma = original.astype(np.float32) @ _YCBCR[1:].T
+    ycc = np.concatenate([y[..., None], chroma], axis=-1)
+    return (ycc @ _RGB.T + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def blend(stylized: np.ndarray, original: np.ndarray, strength: float) -> np.ndarray:
+    if strength >= 1.0:
+        return stylized
+    mixed = strength * stylized.astype(np.float32) + (1.0 - strength) * original.astype(np.float32)
+    return (mixed + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def stylize(
+    image: np.ndarray,
+    style: str,
+    *,
+    strength: float = 1.0,
+    keep_original_colours: bool = False,
+    max_side: int = DEFAULT_SIDE,
+    registry: Registry | None = None,
+) -> Stylized:
+    """Restyle a photo as one of the paintings.
+
+    Args:
+        image: (H, W, 3) uint8 RGB (services.inputs.read_image gives that).
+        style: one of STYLES.
+        strength: 1 is the network's output, 0 the photo; between, a blend.
+        keep_original_colours: keep the photo's colours, take only the texture and light from the style.
+        max_side: the output's longer side is at most this (from MIN_SIDE to MAX_SIDE); photos are never enlarged.
+
+    Raises:
+        InvalidInputError: unknown style, bad options, or an image that is not RGB or too small.
+        ModelUnavailableError: the style's network is missing or broken (the message says how to rebuild it).
+    """
+    check_style(style)
+    _check_options(strength, max_side)
+    start = time.perf_counter()
+    photo = prepare(image, max_side)
+    input_size, size = (image.shape[1], image.shape[0]), (photo.shape[1], photo.shape[0])
+    output, provider = run_network(photo, style, registry)
+    output = finish(output, photo, strength=strength, keep_original_colours=keep_original_colours)
+    return Stylized(output, style, time.perf_counter() - start, input_size, size, provider)
+
+
+def prepare(image: np.ndarray, max_side: int = DEFAULT_SIDE) -> np.ndarray:
+    """The photo checked and resized to the size cap: what run_network and finish take."""
+    _check_options(1.0, max_side)
+    image = _check_image(image)
+    size = fit_size(image.shape[1], image.shape[0], max_side)
+    if min(size) < MIN_SIDE:
+        raise InvalidInputError(
+            f"At a {max_side}-pixel cap this {image.shape[1]} x {image.shape[0]} image would be {size[0]} x {size[1]}; "
+            f"too thin to stylise (at least {MIN_SIDE} pixels a side). Raise the size cap or crop the image."
+        )
+    return resize(image, size)
+
+
+def finish(output: np.ndarray, photo: np.ndarray, *, strength: float = 1.0, keep_original_colours: bool = False):
+    """The options applied after the network (cheap: a page can change them without running it again)."""
+    _check_options(strength, MAX_SIDE)
+    if output.shape != photo.shape:
+        raise InvalidInputError(f"Output {output.shape} and photo {photo.shape} differ in size.")
+    if keep_original_colours:
+        output = keep_colours(output, photo)
+    return blend(output, photo, float(strength))
+
+
+def to_png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", optimize=False, compress_level=6)
+    return buffer.getvalue()
+
+
+def styles_status(registry: Registry | None = None) -> dict[str, str | None]:
+    """For each style, None when its network is ready, else why not (a broken one breaks only itself)."""
+    registry = registry or default_registry()
+    out: dict[str, str | None] = {}
+    for style in STYLES:
+        status = registry.status(f"style/{style}")
+        out[style] = None if status.ready else status.message
+    return out
+
+
+__all__ = [
+    "DEFAULT_SIDE",
+    "MAX_SIDE",
+    "MIN_SIDE",
+    "SIDE_CHOICES",
+    "STYLES",
+    "ModelUnavailableError",
+    "StyleInfo",
+    "Stylized",
+    "blend",
+    "finish",
+    "info",
+    "keep_colours",
+    "prepare",
+    "run_network",
+    "styles_status",
+    "stylize",
+    "to_png",
+]

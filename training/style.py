@@ -1,0 +1,161 @@
+"""`python -m training style`: train, export and evaluate one fast style network per painting.
+
+Content photos: BSDS500 train + val (300 photos); the 200 test photos are held out for the figures and the contact
+sheets. Loss network: fixed random weights (see training/style_nets.py), chosen by the experiment recorded in
+LOSS_NET_EXPERIMENT; `--loss-net vgg16` trains with the classic ImageNet VGG16 instead (needs its weights: the
+download goes through torch's hub cache and is checksum-verified).
+
+Each style trains under its own time budget (45 minutes of 2-core CPU by default) with checkpoints in
+build/style/<name>/, resumed when the build is run again. Contact sheets (photo, output, painting) go to
+build/style/contact/ for looking at; they are never committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from services.style import STYLES
+from training.manifest import ROOT, write_model
+from training.style_data import (
+    BSDS500,
+    BSDS_HELD_OUT_SPLIT,
+    BSDS_TRAIN_SPLITS,
+    PAINTINGS,
+    PAINTINGS_DATASET,
+    load_rgb,
+    locate_paintings,
+    locate_photos,
+    photo_paths,
+)
+from training.style_eval import GOALS, JUDGE, contact_sheet, evaluate, export, held_out_photos, onnx_run, parity
+from training.style_eval import session as onnx_session
+from training.style_eval import speed as measure_speed
+from training.style_nets import RandomLossConfig, RandomLossNet, StyleNetConfig, pretrained_vgg16
+from training.style_train import TrainConfig, train
+
+log = logging.getLogger(__name__)
+
+BUILD_DIR = ROOT / "build" / "style"
+STYLE_CONFIG = TrainConfig(
+    steps=2400,
+    batch=4,
+    crop=192,
+    style_long_side=384,
+    style_weight=20.0,
+    content_weight=1.0,
+    tv_weight=0.3,
+    net=StyleNetConfig(channels=(16, 32, 64), residual_blocks=5),
+    loss_net=RandomLossConfig(layout="pyramid", widths=(64, 128, 256, 256), content_stage=1, seed=0),
+)
+# Per-style overrides of the shared configuration (none yet).
+OVERRIDES: dict[str, dict] = {}
+EVAL_PHOTOS = 60
+SHEET_PHOTOS = 4
+
+# What chose the loss network (Starry Night, 400 steps each, same crops and seeds): see the README.
+LOSS_NET_EXPERIMENT: dict[str, str] = {}
+
+
+def style_config(name: str) -> TrainConfig:
+    return TrainConfig(**{**STYLE_CONFIG.__dict__, **OVERRIDES.get(name, {})})
+
+
+def build(data_dir: Path, models_dir: Path, download: bool = False, *, loss_net: str = "random") -> None:
+    torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
+    photos_dir = locate_photos(data_dir, download=download)
+    paintings = locate_paintings(data_dir, download=download)
+    train_photos = [
+        load_rgb(p, short_side=STYLE_CONFIG.photo_short_side) for p in photo_paths(photos_dir, BSDS_TRAIN_SPLITS)
+    ]
+    held_out = photo_paths(photos_dir, (BSDS_HELD_OUT_SPLIT,))
+    eval_photos = held_out_photos(held_out, EVAL_PHOTOS)
+    log.info("%d training photos, %d held-out photos for the figures", len(train_photos), len(eval_photos))
+    for name in STYLES:
+        build_style(name, paintings[name], train_photos, eval_photos, models_dir, loss_net=loss_net, download=download)
+
+
+def build_style(
+    name: str,
+    painting_path: Path,
+    train_photos: list[np.ndarray],
+    eval_photos: list[np.ndarray],
+    models_dir: Path,
+    *,
+    loss_net: str = "random",
+    download: bool = False,
+    config: TrainConfig | None = None,
+    build_dir: Path = BUILD_DIR,
+) -> dict:
+    config = config or style_config(name)
+    painting_info = PAINTINGS[name]
+    painting = load_rgb(painting_path, long_side=config.style_long_side)
+    net_for_loss = pretrained_vgg16(download=download) if loss_net == "vgg16" else RandomLossNet(config.loss_net).eval()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    log.info("training %s on %s with %s", name, device, net_for_loss.describe())
+    net, record = train(painting, train_photos, config, build_dir / name, loss_net=net_for_loss, device=device)
+    net_for_loss = net_for_loss.cpu()
+    metadata = {
+        "model": f"style/{name}",
+        "style": name,
+        "painting": painting_info.caption,
+        "loss_net": net_for_loss.name,
+    }
+    model = export(net, metadata)
+    max_diff = parity(net, model)
+    metrics = evaluate(model, eval_photos, painting, net_for_loss)
+    metrics["export_parity_max_abs"] = float(f"{max_diff:.3g}")
+    metrics["speed_512"] = measure_speed(net, model)
+    sess = onnx_session(model)
+    sheet_photos = eval_photos[:SHEET_PHOTOS]
+    outputs = [(onnx_run(sess, p[None])[0] * 255 + 0.5).clip(0, 255).astype(np.uint8) for p in sheet_photos]
+    sheet = contact_sheet(
+        sheet_photos,
+        outputs,
+        painting,
+        f"{painting_info.caption}: held-out photos",
+        build_dir / "contact" / f"{name}.png",
+    )
+    log.info("%s: %s (contact sheet %s)", name, metrics, sheet)
+    parameters = sum(p.numel() for p in net.parameters())
+    return write_model(
+        models_dir,
+        f"style/{name}",
+        model,
+        metrics=metrics,
+        training={
+            "config": config.to_dict(),
+            "steps": record["steps"],
+            "seconds": round(record["seconds"], 1),
+            "stopped": record["stopped"],
+            "curve": record["curve"][-5:],
+            "device": device if device == "cuda" else f"cpu ({torch.get_num_threads()} threads, {platform.machine()})",
+            "time_budget_s": config.time_budget_s,
+            "parameters": parameters,
+            "torch": torch.__version__,
+        },
+        data={
+            **BSDS500.provenance(),
+            "train": "BSDS500 train + val (300 photos)",
+            "held_out": "BSDS500 test (200 photos)",
+            "style_images": PAINTINGS_DATASET.provenance() | {"this_style": painting_info.file.path},
+        },
+        card={
+            "summary": f"Fast style network for {painting_info.caption}",
+            "painting": {"title": painting_info.title, "artist": painting_info.artist, "year": painting_info.year},
+            "architecture": (
+                f"Johnson et al. 2016 feed-forward network at widths {'/'.join(map(str, config.net.channels))}, "
+                f"{config.net.residual_blocks} residual blocks, instance norm, nearest upsampling + conv; "
+                f"{parameters:,} parameters"
+            ),
+            "loss_network": net_for_loss.describe(),
+            "independent_judge": RandomLossNet(JUDGE).describe(),
+            "goals": GOALS,
+            "experiment": LOSS_NET_EXPERIMENT,
+        },
+    )

@@ -1,0 +1,69 @@
+"""The style-transfer model card: per-style held-out figures, training record, loss network and speed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+
+def style_card(entries: Mapping[str, Mapping[str, Any]]) -> None:
+    """entries: style name -> manifest entry (only the styles whose entry could be read)."""
+    try:
+        _card(entries)
+    except (KeyError, TypeError, ValueError, StopIteration):
+        st.info(
+            "The manifest has no figures for these models; rebuild them with `python -m training style`.",
+            icon=":material/info:",
+        )
+
+
+def _card(entries: Mapping[str, Mapping[str, Any]]) -> None:
+    first = next(iter(entries.values()))
+    card, training = first["card"], first["training"]
+    goals = card["goals"]
+    st.markdown(
+        f"**Network.** {card['architecture']}. Exported to ONNX with dynamic height and width; any photo runs at its "
+        "own size (padded to a multiple of 4)."
+    )
+    st.markdown(
+        f"**Loss network.** {card['loss_network']}. No ImageNet VGG16 here: these machines cannot download its "
+        "weights, so the styles were trained with a network of fixed random weights, which still carries style "
+        "statistics (Ustyuzhaninov et al. 2016; He et al. 2016). The training code also has the classic VGG16 path "
+        "(`--loss-net vgg16`)."
+    )
+    experiment = card.get("experiment") or {}
+    if experiment:
+        st.markdown("**How the loss network was chosen** (Starry Night, same steps and crops each):")
+        st.markdown("\n".join(f"- **{name}:** {text}" for name, text in experiment.items()))
+    rows = []
+    for entry in entries.values():
+        m, t = entry["metrics"], entry["training"]
+        own, judge = m["style_distance"]["training_loss_net"], m["style_distance"]["independent_judge"]
+        rows.append(
+            {
+                "style": entry["card"]["painting"]["title"],
+                "style distance, own loss net (photo → output)": f"{own['photo']:.3f} → {own['output']:.3f}",
+                "independent judge (photo → output)": f"{judge['photo']:.3f} → {judge['output']:.3f}",
+                "content kept": f"{m['content_kept']:.3f}",
+                "training": f"{t['seconds'] / 60:.1f} min, {t['steps']:,} steps",
+                "512×512 ONNX / PyTorch (ms)": f"{m['speed_512']['onnx_ms']:.0f} / {m['speed_512']['torch_ms']:.0f}",
+            }
+        )
+    st.markdown(
+        f"**Held-out figures** ({first['metrics']['held_out_photos']} BSDS500 test photos, never trained on). "
+        "Style distance: relative Gram-matrix error against the painting (lower is closer), for the photo as it is "
+        "and for the network's output; the independent judge is a random network of another layout and seed that "
+        "took no part in training. Content kept: correlation of the photo's and the output's edge strength "
+        "(1 = same edges)."
+    )
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.markdown(
+        f"**Training.** Each style: {training['config']['steps']:,} steps of {training['config']['batch']} random "
+        f"{training['config']['crop']}×{training['config']['crop']} crops of 300 BSDS500 photos (train + val), "
+        f"Adam with cosine decay, on {training['device']}; budget 45 minutes per style. Goals: 512×512 in at most "
+        f"{goals['ms_512']:.0f} ms and at least {goals['speedup_vs_torch']}× PyTorch eager (`python -m benchmarks "
+        "style` measures both)."
+    )
