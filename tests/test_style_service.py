@@ -134,7 +134,7 @@ def test_bad_images_are_explained(registry: Registry, image: object, message: st
 
 
 def test_a_long_thin_photo_too_thin_at_the_cap_is_explained(registry: Registry) -> None:
-    with pytest.raises(InvalidInputError, match="too thin to stylise.*Raise the size cap or crop"):
+    with pytest.raises(InvalidInputError, match=r"too thin to stylise.*Raise the size cap or crop"):
         style.stylize(_photo(40, 1000), "starry_night", max_side=256, registry=registry)
 
 

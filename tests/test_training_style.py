@@ -17,10 +17,10 @@ from tests.conftest import data_dir, require_data, tiny_style_net
 from training import style_data
 from training.style_eval import content_kept, evaluate, export, parity, session
 from training.style_nets import (
-    VGG16Features,
     RandomLossConfig,
     RandomLossNet,
     StyleNetConfig,
+    VGG16Features,
     pretrained_vgg16,
     vgg16_weights_path,
 )
@@ -98,7 +98,7 @@ def test_vgg16_weights_are_refused_when_the_checksum_differs(tmp_path: Path) -> 
 
 
 def test_vgg16_missing_weights_say_how_to_get_them(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="--download.*vgg16-397923af.pth"):
+    with pytest.raises(FileNotFoundError, match=r"--download.*vgg16-397923af\.pth"):
         vgg16_weights_path(tmp_path)
     with pytest.raises(ValueError, match="sha256 prefix"):
         vgg16_weights_path(tmp_path, url="https://example.invalid/vgg16.pth")
