@@ -228,3 +228,23 @@ def test_browser_textgen_streams_text_and_invents_names(portal: str, page: objec
     page.get_by_role("button", name="Most likely names (beam search)").click()
     page.get_by_role("button", name="Download names (.txt)").wait_for()
     _assert_no_exception(page)
+
+
+def test_browser_style_restyles_an_uploaded_photo(portal: str, page: object, tmp_path: Path) -> None:
+    from PIL import Image
+
+    page.goto(f"{portal}/style")
+    page.get_by_text(re.compile(r"^512×512 px · network \d+ ms on ")).wait_for()  # the sample, restyled
+    page.get_by_role("button", name="Download PNG").wait_for()
+    page.get_by_text("The Great Wave off Kanagawa", exact=True).click()
+    page.get_by_text("Upload", exact=True).click()
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (300, 200), (40, 120, 200)).save(photo)
+    page.locator('input[type="file"]').set_input_files(str(photo))
+    page.get_by_text(re.compile(r"^300×200 px · network \d+ ms on ")).wait_for()
+    page.get_by_role("button", name="Download PNG").wait_for()
+    bad = tmp_path / "not_an_image.png"
+    bad.write_bytes(b"this is text")
+    page.locator('input[type="file"]').set_input_files(str(bad))
+    page.get_by_text("not an image this portal can read").wait_for()
+    _assert_no_exception(page)

@@ -229,3 +229,22 @@ def test_committed_style_figures_are_reproduced(committed_registry) -> None:
         got, want = figures["style_distance"][name], entry["metrics"]["style_distance"][name]
         assert got["gap_left"] == pytest.approx(want["gap_left"], abs=2e-3)
     assert figures["content_kept"] == pytest.approx(entry["metrics"]["content_kept"], abs=2e-3)
+
+
+def test_benchmark_twin_reads_the_weights_back_from_onnx(tmp_path: Path) -> None:
+    from benchmarks.style import torch_twin
+
+    net = tiny_style_net(2)
+    with torch.no_grad():  # distinct instance-norm weights, as after training
+        for module in net.modules():
+            if isinstance(module, torch.nn.InstanceNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+    path = tmp_path / "net.onnx"
+    onnx.save(export(net, {}), path)
+    twin = torch_twin(path, StyleNetConfig(channels=(4, 8, 8), residual_blocks=1))
+    x = torch.rand(1, 3, 40, 48)
+    with torch.no_grad():
+        assert torch.equal(twin(x), net(x))
+    untrained = tmp_path / "untrained.onnx"
+    onnx.save(export(tiny_style_net(0), {}), untrained)  # equal tensors stored once, named through Identity nodes
+    assert isinstance(torch_twin(untrained, StyleNetConfig(channels=(4, 8, 8), residual_blocks=1)), torch.nn.Module)

@@ -45,8 +45,8 @@ def _card(entries: Mapping[str, Mapping[str, Any]]) -> None:
         rows.append(
             {
                 "style": entry["card"]["painting"]["title"],
-                "style distance, own loss net (photo → output)": f"{own['photo']:.3f} → {own['output']:.3f}",
-                "independent judge (photo → output)": f"{judge['photo']:.3f} → {judge['output']:.3f}",
+                "style gap left, own loss net": f"{own['gap_left']:.1%}",
+                "style gap left, independent judge": f"{judge['gap_left']:.1%}",
                 "content kept": f"{m['content_kept']:.3f}",
                 "training": f"{t['seconds'] / 60:.1f} min, {t['steps']:,} steps",
                 "512×512 ONNX / PyTorch (ms)": f"{m['speed_512']['onnx_ms']:.0f} / {m['speed_512']['torch_ms']:.0f}",
@@ -54,10 +54,10 @@ def _card(entries: Mapping[str, Mapping[str, Any]]) -> None:
         )
     st.markdown(
         f"**Held-out figures** ({first['metrics']['held_out_photos']} BSDS500 test photos, never trained on). "
-        "Style distance: relative Gram-matrix error against the painting (lower is closer), for the photo as it is "
-        "and for the network's output; the independent judge is a random network of another layout and seed that "
-        "took no part in training. Content kept: correlation of the photo's and the output's edge strength "
-        "(1 = same edges)."
+        "Style gap left: of the photo's distance to the painting's feature statistics (Gram matrices, layer by "
+        "layer), the share the network's output still has (0% = the painting's statistics); under the loss network "
+        "that trained it, and under an independent random network of another layout and seed that took no part in "
+        "training. Content kept: correlation of the photo's and the output's edge strength (1 = same edges)."
     )
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.markdown(
