@@ -99,3 +99,28 @@ def test_style_page_model_card_shows_the_figures(monkeypatch: pytest.MonkeyPatch
     assert "Held-out figures" in text and "at least 1.3× PyTorch eager" in text
     table = at.dataframe[0].value
     assert len(table) == len(style.STYLES) and "The Starry Night" in set(table["style"])
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 80, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_style_page_restyles_an_upload_and_explains_a_bad_file(
+    monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path
+) -> None:
+    at = _page(monkeypatch, tiny_style_dir)
+    at.radio(key="style_source").set_value("Upload").run()
+    at.file_uploader(key="style_upload").set_value(("photo.png", _png(120, 90), "image/png")).run()
+    assert not at.exception and not at.error
+    assert "120×90 px" in _captions(at) and len(at.get("download_button")) == 1
+    at.file_uploader(key="style_upload").set_value(("photo.png", b"not an image", "image/png")).run()
+    assert not at.exception
+    assert "not an image this portal can read" in at.error[0].value
+    at.file_uploader(key="style_upload").set_value(("tiny.png", _png(20, 20), "image/png")).run()
+    assert "needs at least 32 pixels on each side" in at.error[0].value
