@@ -130,7 +130,8 @@ def run(data_dir: Path, repeats: int) -> None:
     big = rng.integers(0, 256, (1024, 1024, 3), dtype=np.uint8)
     start = time.perf_counter()
     out = style.stylize(big, name, max_side=1024, registry=registry)
-    big_s = time.perf_counter() - start
+    first_s = time.perf_counter() - start
+    big_s = _median_s(lambda: style.stylize(big, name, max_side=1024, registry=registry), 3)
     peak = _rss_mb()
     speed = [
         Row(
@@ -148,7 +149,10 @@ def run(data_dir: Path, repeats: int) -> None:
             torch_s / onnx_s >= GOALS["speedup_vs_torch"],
         ),
         Row("max |difference| onnxruntime vs PyTorch at 512x512", f"{gap:.1e}"),
-        Row("1024x1024 end to end", f"{big_s * 1000:.0f} ms, output {out.output_size[0]}x{out.output_size[1]}"),
+        Row(
+            "1024x1024 end to end (median of 3; the first run of that size)",
+            f"{big_s * 1000:.0f} ms ({first_s * 1000:.0f} ms), output {out.output_size[0]}x{out.output_size[1]}",
+        ),
         Row(
             "peak resident memory after the 1024x1024 run",
             f"{peak:.0f} MB (before it: {before:.0f} MB)",
