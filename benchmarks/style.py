@@ -12,13 +12,20 @@ import numpy as np
 import onnx
 import torch
 
-from benchmarks.common import Row, print_table
+from benchmarks.common import Row, median_ms, print_table
 from services import style
 from services.registry import Registry
 from services.settings import load_settings
 from training.style_data import BSDS_HELD_OUT_SPLIT, PAINTINGS, load_rgb, locate_paintings, locate_photos, photo_paths
 from training.style_eval import GOALS, evaluate, held_out_photos
-from training.style_nets import ExportedStyleNet, RandomLossConfig, RandomLossNet, StyleNet, StyleNetConfig
+from training.style_nets import (
+    ExportedStyleNet,
+    RandomLossConfig,
+    RandomLossNet,
+    StyleNet,
+    StyleNetConfig,
+    config_from_json,
+)
 
 QUALITY_PHOTOS = 20
 
@@ -45,16 +52,6 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _median_s(call, repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def run(data_dir: Path, repeats: int) -> None:
     settings = load_settings()
     registry = Registry(settings.models_dir, settings.providers)
@@ -73,12 +70,7 @@ def run(data_dir: Path, repeats: int) -> None:
         figures = entry["metrics"]
         source = f"manifest ({figures['held_out_photos']} photos)"
         if photos:
-            loss_config = RandomLossConfig(
-                **{
-                    k: tuple(v) if isinstance(v, list) else v
-                    for k, v in entry["training"]["config"]["loss_net"].items()
-                }
-            )
+            loss_config = config_from_json(RandomLossConfig, entry["training"]["config"]["loss_net"])
             painting = load_rgb(paintings[name], long_side=entry["training"]["config"]["style_long_side"])
             figures = evaluate(onnx.load(str(model_path)), photos, painting, RandomLossNet(loss_config).eval())
             source = f"{len(photos)} held-out photos"
@@ -110,12 +102,7 @@ def run(data_dir: Path, repeats: int) -> None:
 
     name = style.STYLES[0]
     key = f"style/{name}"
-    config = StyleNetConfig(
-        **{
-            k: tuple(v) if isinstance(v, list) else v
-            for k, v in registry.entry(key)["training"]["config"]["net"].items()
-        }
-    )
+    config = config_from_json(StyleNetConfig, registry.entry(key)["training"]["config"]["net"])
     twin = ExportedStyleNet(torch_twin(registry.path(key), config)).eval()
     loaded = registry.load(key)
     rng = np.random.default_rng(0)
@@ -127,36 +114,38 @@ def run(data_dir: Path, repeats: int) -> None:
         # Interleaved rounds: both runtimes see the same machine state (timings here drift by +-20% over minutes).
         torch_times, onnx_times = [], []
         for _ in range(repeats):
-            torch_times.append(_median_s(lambda: twin(batch), 1))
-            onnx_times.append(_median_s(lambda: loaded.run(feed), 1))
-    torch_s, onnx_s = statistics.median(torch_times), statistics.median(onnx_times)
-    service_s = _median_s(lambda: style.stylize(image, name, max_side=512, registry=registry), repeats)
+            torch_times.append(median_ms(lambda: twin(batch), repeats=1, warmup=1))
+            onnx_times.append(median_ms(lambda: loaded.run(feed), repeats=1, warmup=1))
+    torch_ms, onnx_ms = statistics.median(torch_times), statistics.median(onnx_times)
+    service_ms = median_ms(
+        lambda: style.stylize(image, name, max_side=512, registry=registry), repeats=repeats, warmup=1
+    )
     before = _rss_mb()
     big = rng.integers(0, 256, (1024, 1024, 3), dtype=np.uint8)
     start = time.perf_counter()
     out = style.stylize(big, name, max_side=1024, registry=registry)
-    first_s = time.perf_counter() - start
-    big_s = _median_s(lambda: style.stylize(big, name, max_side=1024, registry=registry), 3)
+    first_ms = (time.perf_counter() - start) * 1000
+    big_ms = median_ms(lambda: style.stylize(big, name, max_side=1024, registry=registry), repeats=3, warmup=0)
     peak = _rss_mb()
     speed = [
         Row(
             "512x512, end to end (service: pad, run, colours, blend)",
-            f"{service_s * 1000:.0f} ms",
+            f"{service_ms:.0f} ms",
             f"<= {GOALS['ms_512']:.0f} ms",
-            service_s * 1000 <= GOALS["ms_512"],
+            service_ms <= GOALS["ms_512"],
         ),
-        Row("512x512, onnxruntime run only", f"{onnx_s * 1000:.0f} ms ({loaded.provider})"),
-        Row("512x512, PyTorch eager, same weights (inference_mode)", f"{torch_s * 1000:.0f} ms"),
+        Row("512x512, onnxruntime run only", f"{onnx_ms:.0f} ms ({loaded.provider})"),
+        Row("512x512, PyTorch eager, same weights (inference_mode)", f"{torch_ms:.0f} ms"),
         Row(
             "speedup onnxruntime vs PyTorch",
-            f"{torch_s / onnx_s:.2f}x",
+            f"{torch_ms / onnx_ms:.2f}x",
             f">= {GOALS['speedup_vs_torch']}x",
-            torch_s / onnx_s >= GOALS["speedup_vs_torch"],
+            torch_ms / onnx_ms >= GOALS["speedup_vs_torch"],
         ),
         Row("max |difference| onnxruntime vs PyTorch at 512x512", f"{gap:.1e}"),
         Row(
             "1024x1024 end to end (median of 3; the first run of that size)",
-            f"{big_s * 1000:.0f} ms ({first_s * 1000:.0f} ms), output {out.output_size[0]}x{out.output_size[1]}",
+            f"{big_ms:.0f} ms ({first_ms:.0f} ms), output {out.output_size[0]}x{out.output_size[1]}",
         ),
         Row(
             "peak resident memory after the 1024x1024 run",

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from services.errors import InvalidInputError, ModelUnavailableError
+from services.errors import InvalidInputError
 from services.registry import Registry, default_registry
 
 # The styles, in the order the page offers them (models/style/<name>.onnx).
@@ -37,7 +38,7 @@ class StyleInfo:
     title: str
     artist: str
     year: str
-    entry: dict[str, Any]
+    entry: Mapping[str, Any]
 
     @property
     def caption(self) -> str:
@@ -65,9 +66,9 @@ def check_style(style: str) -> str:
 
 
 def info(style: str, registry: Registry | None = None) -> StyleInfo:
-    """The style's manifest facts (raises ModelUnavailableError with the rebuild command when it is missing)."""
+    """The style's manifest facts; raises ModelUnavailableError (with the rebuild command) unless it loads."""
     key = check_style(style)
-    entry = (registry or default_registry()).entry(key)
+    entry = (registry or default_registry()).load(key).entry
     painting = entry.get("card", {}).get("painting", {})
     return StyleInfo(
         name=style,
@@ -96,9 +97,12 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _check_options(strength: float, max_side: int) -> None:
+def _check_strength(strength: float) -> None:
     if not isinstance(strength, int | float) or not 0.0 <= float(strength) <= 1.0:
         raise InvalidInputError(f"Strength must be between 0 and 1 (got {strength!r}).")
+
+
+def _check_side(max_side: int) -> None:
     if not isinstance(max_side, int) or not MIN_SIDE <= max_side <= MAX_SIDE:
         raise InvalidInputError(f"The size cap must be a whole number of pixels from {MIN_SIDE} to {MAX_SIDE}.")
 
@@ -162,7 +166,7 @@ def stylize(
         ModelUnavailableError: the style's network is missing or broken (the message says how to rebuild it).
     """
     check_style(style)
-    _check_options(strength, max_side)
+    _check_strength(strength)
     start = time.perf_counter()
     photo = prepare(image, max_side)
     input_size, size = (image.shape[1], image.shape[0]), (photo.shape[1], photo.shape[0])
@@ -173,7 +177,7 @@ def stylize(
 
 def prepare(image: np.ndarray, max_side: int = DEFAULT_SIDE) -> np.ndarray:
     """The photo checked and resized to the size cap: what run_network and finish take."""
-    _check_options(1.0, max_side)
+    _check_side(max_side)
     image = _check_image(image)
     size = fit_size(image.shape[1], image.shape[0], max_side)
     if min(size) < MIN_SIDE:
@@ -186,7 +190,7 @@ def prepare(image: np.ndarray, max_side: int = DEFAULT_SIDE) -> np.ndarray:
 
 def finish(output: np.ndarray, photo: np.ndarray, *, strength: float = 1.0, keep_original_colours: bool = False):
     """The options applied after the network (cheap: a page can change them without running it again)."""
-    _check_options(strength, MAX_SIDE)
+    _check_strength(strength)
     if output.shape != photo.shape:
         raise InvalidInputError(f"Output {output.shape} and photo {photo.shape} differ in size.")
     if keep_original_colours:
@@ -208,24 +212,3 @@ def styles_status(registry: Registry | None = None) -> dict[str, str | None]:
         status = registry.status(f"style/{style}")
         out[style] = None if status.ready else status.message
     return out
-
-
-__all__ = [
-    "DEFAULT_SIDE",
-    "MAX_SIDE",
-    "MIN_SIDE",
-    "SIDE_CHOICES",
-    "STYLES",
-    "ModelUnavailableError",
-    "StyleInfo",
-    "Stylized",
-    "blend",
-    "finish",
-    "info",
-    "keep_colours",
-    "prepare",
-    "run_network",
-    "styles_status",
-    "stylize",
-    "to_png",
-]

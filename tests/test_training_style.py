@@ -15,12 +15,13 @@ import torch
 from services.style import STYLES
 from tests.conftest import data_dir, require_data, tiny_style_net
 from training import style_data
-from training.style_eval import content_kept, evaluate, export, parity, session
+from training.style_eval import content_kept, evaluate, export, held_out_photos, parity, session
 from training.style_nets import (
     RandomLossConfig,
     RandomLossNet,
     StyleNetConfig,
     VGG16Features,
+    config_from_json,
     pretrained_vgg16,
     vgg16_weights_path,
 )
@@ -213,14 +214,10 @@ def test_committed_style_figures_are_reproduced(committed_registry) -> None:
     from training.style import EVAL_PHOTOS
 
     folder = style_data.locate_photos(data_dir())
-    photos = __import__("training.style_eval", fromlist=["held_out_photos"]).held_out_photos(
-        style_data.photo_paths(folder, (style_data.BSDS_HELD_OUT_SPLIT,)), EVAL_PHOTOS
-    )
+    photos = held_out_photos(style_data.photo_paths(folder, (style_data.BSDS_HELD_OUT_SPLIT,)), EVAL_PHOTOS)
     entry = committed_registry.entry("style/starry_night")
     config = entry["training"]["config"]
-    loss_net = RandomLossNet(
-        RandomLossConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config["loss_net"].items()})
-    ).eval()
+    loss_net = RandomLossNet(config_from_json(RandomLossConfig, config["loss_net"])).eval()
     painting = style_data.load_rgb(
         style_data.locate_paintings(data_dir())["starry_night"], long_side=config["style_long_side"]
     )

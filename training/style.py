@@ -54,8 +54,6 @@ STYLE_CONFIG = TrainConfig(
     net=StyleNetConfig(channels=(16, 32, 64), residual_blocks=5),
     loss_net=RandomLossConfig(layout="pyramid", widths=(64, 128, 256, 256), content_stage=1, seed=0),
 )
-# Per-style overrides of the shared configuration (none yet).
-OVERRIDES: dict[str, dict] = {}
 EVAL_PHOTOS = 60
 SHEET_PHOTOS = 4
 
@@ -79,10 +77,6 @@ LOSS_NET_EXPERIMENT: dict[str, str] = {
         "judge gap 2.7%, content 0.41; painterly strokes without striping, objects readable"
     ),
 }
-
-
-def style_config(name: str) -> TrainConfig:
-    return TrainConfig(**{**STYLE_CONFIG.__dict__, **OVERRIDES.get(name, {})})
 
 
 def build(data_dir: Path, models_dir: Path, download: bool = False, *, loss_net: str = "random") -> None:
@@ -111,7 +105,7 @@ def build_style(
     config: TrainConfig | None = None,
     build_dir: Path = BUILD_DIR,
 ) -> dict:
-    config = config or style_config(name)
+    config = config or STYLE_CONFIG
     painting_info = PAINTINGS[name]
     painting = load_rgb(painting_path, long_side=config.style_long_side)
     net_for_loss = pretrained_vgg16(download=download) if loss_net == "vgg16" else RandomLossNet(config.loss_net).eval()

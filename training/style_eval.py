@@ -11,7 +11,6 @@ Held-out figures (BSDS500 test photos, never trained on):
 from __future__ import annotations
 
 import io
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ import torch
 from PIL import Image, ImageDraw
 from torch.nn import functional as F
 
+from services.timing import median_call_ms
+from training.style_data import load_rgb
 from training.style_nets import (
     ExportedStyleNet,
     LossNet,
@@ -97,8 +98,6 @@ def parity(net: StyleNet, model: onnx.ModelProto, shapes=((1, 3, 100, 132), (1, 
 
 def held_out_photos(paths: list[Path], count: int, side: int = 256) -> list[np.ndarray]:
     """The first `count` held-out photos, short side `side`, cropped to multiples of 4."""
-    from training.style_data import load_rgb
-
     out = []
     for path in paths[:count]:
         photo = load_rgb(path, short_side=side)
@@ -170,20 +169,10 @@ def speed(net: StyleNet, model: onnx.ModelProto, side: int = 512, repeats: int =
     x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(1))
     sess = session(model)
     wrapper = ExportedStyleNet(net).eval()
-
-    def median(call) -> float:
-        call()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            call()
-            times.append((time.perf_counter() - start) * 1000)
-        return float(np.median(times))
-
     feed = {INPUT: x.numpy()}
-    onnx_ms = median(lambda: sess.run([OUTPUT], feed))
+    onnx_ms = median_call_ms(lambda: sess.run([OUTPUT], feed), repeats=repeats)
     with torch.inference_mode():
-        torch_ms = median(lambda: wrapper(x))
+        torch_ms = median_call_ms(lambda: wrapper(x), repeats=repeats)
     return {"onnx_ms": round(onnx_ms, 1), "torch_ms": round(torch_ms, 1), "speedup": round(torch_ms / onnx_ms, 2)}
 
 

@@ -21,12 +21,21 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 log = logging.getLogger(__name__)
+
+
+_Config = TypeVar("_Config")
+
+
+def config_from_json(cls: type[_Config], data: dict[str, Any]) -> _Config:
+    """A configuration dataclass back from its JSON form (a manifest entry's training record): lists become tuples."""
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 # --------------------------------------------------------------------------------------------- the style network
