@@ -9,15 +9,14 @@ import streamlit as st
 
 from services import style
 from services.errors import PortalError
-from services.inputs import read_image
 from services.registry import default_registry
-from services.samples import SAMPLES, attribution, load_sample
+from services.samples import load_sample
 from ui.components import artifact_facts, caption
+from ui.photo_input import choose_photo
 from ui.style_card import style_card
 
 THUMBNAIL_SAMPLE = "chelsea"
 THUMBNAIL_SIDE = 224
-SOURCES = ("Sample photo", "Upload", "Camera")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -33,27 +32,6 @@ def _network(photo: np.ndarray, name: str, model_sha: str) -> tuple[np.ndarray, 
     del model_sha
     result = style.stylize(photo, name, max_side=max(photo.shape[:2]))
     return result.image, result.seconds, result.provider
-
-
-def _read_photo(source: str) -> tuple[np.ndarray | None, str]:
-    """The chosen photo and a label for its download name; None when nothing is chosen yet."""
-    if source == "Sample photo":
-        sample = st.selectbox("Sample", list(SAMPLES), format_func=lambda s: SAMPLES[s].title, key="style_sample")
-        st.caption(attribution(sample))
-        return load_sample(sample), sample
-    if source == "Upload":
-        upload = st.file_uploader(
-            "Photo (PNG, JPEG, GIF, BMP, TIFF or WebP, up to 20 MB)",
-            type=["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"],
-            key="style_upload",
-        )
-        if upload is None:
-            return None, ""
-        return read_image(upload.getvalue()), "upload"
-    shot = st.camera_input("Take a photo", key="style_camera")
-    if shot is None:
-        return None, ""
-    return read_image(shot.getvalue()), "camera"
 
 
 st.title("Neural style transfer")
@@ -103,9 +81,8 @@ with play_tab:
             st.caption(f":material/warning: {name}: {problem}")
 
     st.markdown("**2. Choose a photo**")
-    source = st.radio("Photo from", SOURCES, horizontal=True, key="style_source")
     try:
-        photo, label = _read_photo(source)
+        photo, label = choose_photo("style")
     except PortalError as err:
         st.error(str(err), icon=":material/error:")
         photo, label = None, ""

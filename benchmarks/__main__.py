@@ -11,7 +11,9 @@ from services.settings import load_settings
 
 BENCHMARKS = {
     "books": "benchmarks.books",
+    "detection": "benchmarks.detection",
     "housing": "benchmarks.housing",
+    "segmentation": "benchmarks.segmentation",
     "style": "benchmarks.style",
     "textgen": "benchmarks.textgen",
     "toxicity": "benchmarks.toxicity",

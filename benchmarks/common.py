@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +12,15 @@ from services.timing import median_call_ms
 def median_ms(fn: Callable[[], object], *, repeats: int, warmup: int = 3) -> float:
     """Median wall time of fn() in milliseconds, after a few untimed warm-up calls (the services' own timer)."""
     return median_call_ms(fn, repeats=repeats, warmup=warmup)
+
+
+def interleaved(first: Callable[[], object], second: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Medians of two callables timed in alternating rounds (both see the same machine state)."""
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(median_ms(first, repeats=1, warmup=1))
+        b.append(median_ms(second, repeats=1, warmup=1))
+    return statistics.median(a), statistics.median(b)
 
 
 @dataclass(frozen=True)

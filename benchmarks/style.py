@@ -4,7 +4,6 @@ eager in the same process, same weights), plus a 1024x1024 run with its memory."
 from __future__ import annotations
 
 import resource
-import statistics
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import numpy as np
 import onnx
 import torch
 
-from benchmarks.common import Row, median_ms, print_table
+from benchmarks.common import Row, interleaved, median_ms, print_table
 from services import style
 from services.registry import Registry
 from services.settings import load_settings
@@ -112,11 +111,7 @@ def run(data_dir: Path, repeats: int) -> None:
     with torch.inference_mode():
         gap = float(np.abs(twin(batch).numpy() - loaded.run(feed)["stylized"]).max())
         # Interleaved rounds: both runtimes see the same machine state (timings here drift by +-20% over minutes).
-        torch_times, onnx_times = [], []
-        for _ in range(repeats):
-            torch_times.append(median_ms(lambda: twin(batch), repeats=1, warmup=1))
-            onnx_times.append(median_ms(lambda: loaded.run(feed), repeats=1, warmup=1))
-    torch_ms, onnx_ms = statistics.median(torch_times), statistics.median(onnx_times)
+        torch_ms, onnx_ms = interleaved(lambda: twin(batch), lambda: loaded.run(feed), repeats)
     service_ms = median_ms(
         lambda: style.stylize(image, name, max_side=512, registry=registry), repeats=repeats, warmup=1
     )

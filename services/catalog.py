@@ -88,6 +88,26 @@ DEMOS: tuple[Demo, ...] = (
         headline=("style/starry_night", "speed_512.onnx_ms", "512×512 in {:.0f} ms"),
         icon=":material/palette:",
     ),
+    Demo(
+        slug="detection",
+        title="Object detection",
+        section="Vision",
+        summary="Find people and raccoons with a small YOLO trained here, or 80 everyday objects with YOLOX-Nano: "
+        "confidence and overlap sliders, a class filter, counts, annotated PNG download.",
+        model_keys=("detection/own_yolo",),
+        headline=("detection/own_yolo", "map50", "held-out mAP@0.5 {:.3f}"),
+        icon=":material/center_focus_strong:",
+    ),
+    Demo(
+        slug="segmentation",
+        title="Person segmentation",
+        section="Vision",
+        summary="A U-Net finds the people in a photo: highlight them, blur or replace the background, or cut them "
+        "out as a transparent PNG.",
+        model_keys=("segmentation/unet_person",),
+        headline=("segmentation/unet_person", "held_out.iou", "held-out IoU {:.3f}"),
+        icon=":material/person_pin:",
+    ),
 )
 
 SECTIONS = ("Tabular", "Text", "Vision")

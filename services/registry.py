@@ -68,6 +68,30 @@ def run_session(session: ort.InferenceSession, feeds: Mapping[str, np.ndarray]) 
     return dict(zip(names, session.run(names, dict(feeds)), strict=True))
 
 
+def open_session(
+    path: Path, requested: Sequence[str], *, threads: int = 0, fix: str
+) -> tuple[ort.InferenceSession, float]:
+    """An InferenceSession on the best requested provider, and how long it took to create (ms).
+
+    fix: what to tell the user when onnxruntime refuses the file (e.g. the rebuild command).
+    """
+    quiet_logs_without_gpu()
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    # Without the arena, the buffers of a big batch go back to the system afterwards: 1,000 comments through
+    # the toxicity encoders left 135 MB more resident with it, for no measurable speed difference.
+    options.enable_cpu_mem_arena = False
+    # A model run once per generated character does best on one thread: a thread pool's hand-offs cost more
+    # than they save on such small steps, and a busy server makes it worse.
+    options.intra_op_num_threads = threads
+    start = time.perf_counter()
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=resolve_providers(requested))
+    except (RuntimeError, ValueError) as err:  # onnxruntime's Fail / InvalidGraph / NotImplemented
+        raise ModelUnavailableError(f"{path} could not be loaded by onnxruntime ({err}); {fix}.") from None
+    return session, (time.perf_counter() - start) * 1000
+
+
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
@@ -169,28 +193,12 @@ class Registry:
 
     def _create(self, key: str) -> LoadedModel:
         entry = self.verify(key)
-        quiet_logs_without_gpu()
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # Without the arena, the buffers of a big batch go back to the system afterwards: 1,000 comments through
-        # the toxicity encoders left 135 MB more resident with it, for no measurable speed difference.
-        options.enable_cpu_mem_arena = False
         threads = str(entry.get("metadata", {}).get("intra_op_threads", "0"))
         if not threads.isdigit():
             raise ModelUnavailableError(f"{key}: intra_op_threads {threads!r} is not a number; rebuild it.")
-        # A model run once per generated character does best on one thread: a thread pool's hand-offs cost more
-        # than they save on such small steps, and a busy server makes it worse.
-        options.intra_op_num_threads = int(threads)
-        start = time.perf_counter()
-        try:
-            session = ort.InferenceSession(
-                str(self.path(key)), sess_options=options, providers=resolve_providers(self.requested)
-            )
-        except (RuntimeError, ValueError) as err:  # onnxruntime's Fail / InvalidGraph / NotImplemented
-            raise ModelUnavailableError(
-                f"{self.path(key)} could not be loaded by onnxruntime ({err}); rebuild with `{rebuild_command(key)}`."
-            ) from None
-        load_ms = (time.perf_counter() - start) * 1000
+        session, load_ms = open_session(
+            self.path(key), self.requested, threads=int(threads), fix=f"rebuild with `{rebuild_command(key)}`"
+        )
         _check_metadata(key, entry, session)
         return LoadedModel(key, entry, session, tuple(session.get_providers()), load_ms)
 

@@ -28,11 +28,16 @@ class Settings:
     PORTAL_MODELS_DIR: folder holding manifest.json and the artifacts (default: models/ in the repo).
     PORTAL_DATA_DIR: folder holding the datasets (default: ../shared/data beside the repo).
     PORTAL_PROVIDERS: comma-separated execution providers in order of preference (default: cuda,cpu).
+    PORTAL_WEIGHTS_DIR: pretrained third-party weights kept beside the project (default: ../shared/weights).
+    PORTAL_CACHE_DIR: where downloaded third-party weights go, outside git (default: $XDG_CACHE_HOME/ml-demo-portal
+        or ~/.cache/ml-demo-portal).
     """
 
     models_dir: Path
     data_dir: Path
     providers: tuple[str, ...]
+    weights_dir: Path = ROOT.parent / "shared" / "weights"
+    cache_dir: Path = Path.home() / ".cache" / "ml-demo-portal"
 
 
 def parse_providers(text: str | None) -> tuple[str, ...]:
@@ -50,4 +55,8 @@ def load_settings() -> Settings:
         models_dir=Path(env.get("PORTAL_MODELS_DIR") or ROOT / "models"),
         data_dir=Path(env.get("PORTAL_DATA_DIR") or ROOT.parent / "shared" / "data"),
         providers=parse_providers(env.get("PORTAL_PROVIDERS")),
+        weights_dir=Path(env.get("PORTAL_WEIGHTS_DIR") or ROOT.parent / "shared" / "weights"),
+        cache_dir=Path(
+            env.get("PORTAL_CACHE_DIR") or Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ml-demo-portal"
+        ),
     )

@@ -190,9 +190,9 @@ def test_photo_folder_digest_and_errors(tmp_path: Path) -> None:
     folder = tmp_path / "bsds500" / "images"
     (folder / "train").mkdir(parents=True)
     (folder / "train" / "1.jpg").write_bytes(b"a")
-    digest = style_data.folder_digest(folder)
+    digest = style_data.folder_digest(folder, ("**/*.jpg",))
     (folder / "train" / "1.jpg").write_bytes(b"b")
-    assert style_data.folder_digest(folder) != digest
+    assert style_data.folder_digest(folder, ("**/*.jpg",)) != digest
     with pytest.raises(ValueError, match="not the recorded 500 images"):
         style_data.locate_photos(tmp_path)
     with pytest.raises(FileNotFoundError, match="--download"):

@@ -13,7 +13,9 @@ from services.settings import load_settings
 # The demos that can be built, and the module that builds each (a fixed table: nothing user-supplied is imported).
 DEMOS = {
     "books": "training.books",
+    "detection": "training.detection",
     "housing": "training.housing",
+    "segmentation": "training.segmentation",
     "style": "training.style",
     "textgen": "training.textgen",
     "toxicity": "training.toxicity",

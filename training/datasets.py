@@ -80,6 +80,13 @@ BOOK_CROSSING = Dataset(
 )
 
 
+def folder_digest(folder: Path, patterns: tuple[str, ...]) -> str:
+    """sha256 over the sorted '<sha256>  <relative path>' lines of every file under folder matching the patterns."""
+    paths = {p for pattern in patterns for p in Path(folder).glob(pattern) if p.is_file()}
+    lines = sorted(f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}\n" for p in paths)
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
 def locate(dataset: Dataset, data_dir: Path, *, download: bool = False) -> list[Path]:
     """The dataset's files under data_dir, checksum-verified; fetched first when missing and download is set.
 

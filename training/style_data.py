@@ -6,7 +6,6 @@ Neither the photos nor the paintings are committed; `--download` fetches them fr
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import tarfile
@@ -17,8 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from services.registry import sha256_file
-from training.datasets import DataFile, Dataset, locate
+from training.datasets import DataFile, Dataset, folder_digest, locate
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +125,6 @@ PAINTINGS_DATASET = Dataset(
 )
 
 
-def folder_digest(folder: Path) -> str:
-    """sha256 over the sorted '<sha256>  <relative path>' lines of every JPEG under folder."""
-    lines = sorted(f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}\n" for p in folder.rglob("*.jpg"))
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
-
-
 def locate_photos(data_dir: Path, *, download: bool = False) -> Path:
     """The BSDS500 images folder (train/, val/, test/), verified; fetched from GitHub first when asked."""
     item = BSDS500.files[0]
@@ -144,7 +136,7 @@ def locate_photos(data_dir: Path, *, download: bool = False) -> Path:
                 f"or add --download to fetch it from {item.url}"
             )
         _download_photos(item.url, folder)
-    actual = folder_digest(folder)
+    actual = folder_digest(folder, ("**/*.jpg",))
     if actual != item.sha256:
         raise ValueError(f"{folder}: digest {actual} != expected {item.sha256}; not the recorded 500 images")
     return folder

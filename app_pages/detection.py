@@ -1,0 +1,176 @@
+"""Object detection: our own small YOLO (person, raccoon) or YOLOX-Nano (80 COCO classes) on a photo."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from services import detection
+from services.errors import PortalError
+from services.registry import default_registry
+from services.vision import to_png
+from ui.components import artifact_facts, caption
+from ui.photo_input import choose_photo
+from ui.vision_cards import detection_card
+
+LABELS = {detection.OWN: "Our YOLO (person, raccoon)", detection.YOLOX: "YOLOX-Nano (COCO, 80 classes)"}
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def _detect(photo: np.ndarray, model: str, confidence: float, iou: float, version: str) -> detection.Detections:
+    del version  # part of the cache key only: new weights, new answers
+    return detection.detect(photo, model, confidence=confidence, iou=iou)
+
+
+def _version(model: str) -> str:
+    if model == detection.YOLOX:
+        return str(detection.yolox_path())
+    return default_registry().entry(detection.OWN_KEY)["sha256"]
+
+
+def _yolox_help(problem: str | None) -> None:
+    st.markdown(
+        "**Want 80 everyday classes?** YOLOX-Nano (Megvii, Apache-2.0, 3.7 MB) is not part of the portal; it is "
+        "downloaded from the official YOLOX release and checked against its recorded sha256."
+    )
+    if problem:
+        st.caption(f":material/info: {problem}")
+    if st.button("Download YOLOX-Nano", key="detection_get_yolox", icon=":material/download:"):
+        with st.spinner("Downloading YOLOX-Nano…"):
+            try:
+                detection.download_yolox()
+            except PortalError as err:
+                st.error(str(err), icon=":material/error:")
+            else:
+                st.rerun()
+
+
+st.title("Object detection")
+status = detection.models_status()
+ready = [m for m in detection.MODELS if status[m] is None]
+if not ready:
+    st.error(f"No detector could be loaded. {status[detection.OWN]}", icon=":material/error:")
+    _yolox_help(status[detection.YOLOX])
+    st.stop()
+
+play_tab, card_tab = st.tabs(["Detect objects", "About these models"])
+
+with play_tab:
+    model = st.radio("Detector", ready, format_func=LABELS.get, horizontal=True, key="detection_model")
+    info = detection.info(model)
+    if model == detection.OWN:
+        st.caption(
+            f"Active: **{info.title}** — trained here from scratch on Penn-Fudan pedestrians and raccoon photos; "
+            f"input {info.input_size}×{info.input_size}, NMS inside the ONNX graph."
+        )
+    else:
+        st.caption(f"Active: **{info.title}** — official COCO weights ({detection.YOLOX_WEIGHTS.licence}), 416×416.")
+    if status[detection.YOLOX] is not None:
+        with st.expander("Get the COCO detector (YOLOX-Nano)", icon=":material/download:"):
+            _yolox_help(status[detection.YOLOX])
+    elif status[detection.OWN] is not None:
+        st.warning(f"Our YOLO is unavailable: {status[detection.OWN]}", icon=":material/warning:")
+
+    try:
+        photo, label = choose_photo("detection", default_sample="astronaut")
+    except PortalError as err:
+        st.error(str(err), icon=":material/error:")
+        photo, label = None, ""
+
+    c1, c2 = st.columns(2)
+    confidence = c1.slider(
+        "Confidence threshold", 0.05, 0.95, 0.3, 0.05, key="detection_confidence", help="hide boxes scoring lower"
+    )
+    iou = c2.slider(
+        "NMS IoU threshold",
+        0.1,
+        0.9,
+        0.45,
+        0.05,
+        key="detection_iou",
+        help="of two boxes of one class overlapping more than this, only the better one is kept",
+    )
+
+    if photo is None:
+        st.info("Upload a photo or take one with the camera to find objects in it.", icon=":material/photo_camera:")
+    else:
+        try:
+            found = _detect(photo, model, confidence, iou, _version(model))
+        except PortalError as err:
+            st.error(str(err), icon=":material/error:")
+        else:
+            present = list(found.counts())
+            shown = st.multiselect(
+                "Show classes",
+                present,
+                default=present,
+                key=f"detection_classes_{model}_{label}_{hashlib.sha256(photo.tobytes()).hexdigest()[:8]}",
+                placeholder="no objects found" if not present else "pick classes to show",
+            )
+            chosen = found.only(shown)
+            annotated = detection.annotate(photo, chosen)
+            left, right = st.columns([3, 2])
+            left.image(annotated, width="stretch")
+            left.caption(
+                f"{len(chosen)} of {len(found)} objects shown · {photo.shape[1]}×{photo.shape[0]} px · "
+                f"{found.ms:.0f} ms end to end on {found.provider}"
+            )
+            with right:
+                if len(found):
+                    counts = pd.DataFrame(
+                        [
+                            {"class": name, "count": n, "best score": float(found.only([name]).scores.max())}
+                            for name, n in found.counts().items()
+                        ]
+                    )
+                    counts["shown"] = counts["class"].isin(shown)
+                    st.dataframe(
+                        counts,
+                        hide_index=True,
+                        width="stretch",
+                        column_config={"best score": st.column_config.ProgressColumn(min_value=0, max_value=1)},
+                    )
+                else:
+                    st.info(
+                        f"Nothing found at confidence {confidence:.2f}. Lower the threshold"
+                        + (", or try YOLOX-Nano for other kinds of objects." if model == detection.OWN else "."),
+                        icon=":material/search_off:",
+                    )
+                digest = hashlib.sha256(annotated.tobytes()).hexdigest()[:8]
+                st.download_button(
+                    "Download annotated PNG",
+                    to_png(annotated),
+                    f"{label}_{model}_{digest}.png",
+                    "image/png",
+                    key="detection_download",
+                    icon=":material/download:",
+                )
+            if len(chosen):
+                with st.expander("Boxes (pixels of the photo)"):
+                    st.dataframe(
+                        pd.DataFrame(
+                            {
+                                "class": chosen.labels(),
+                                "score": np.round(chosen.scores, 3),
+                                "x1": chosen.boxes[:, 0].round(1),
+                                "y1": chosen.boxes[:, 1].round(1),
+                                "x2": chosen.boxes[:, 2].round(1),
+                                "y2": chosen.boxes[:, 3].round(1),
+                            }
+                        ),
+                        hide_index=True,
+                        width="stretch",
+                    )
+
+with card_tab:
+    try:
+        loaded = default_registry().load(detection.OWN_KEY)
+    except PortalError as err:
+        st.warning(f"Our YOLO's model card is unavailable: {err}", icon=":material/warning:")
+    else:
+        detection_card(loaded.entry, yolox_ready=status[detection.YOLOX] is None)
+        caption(loaded, None, "Our YOLO")
+        artifact_facts(loaded, None)

@@ -1,0 +1,139 @@
+"""Person segmentation with the project's U-Net (models/segmentation/unet_person.onnx), one verb: segment.
+
+The photo is letterboxed to the network's square input (256), the person probability map is cropped back and
+resized to the photo; the effects (overlay, background blur, removal to a transparent PNG, colour replacement) use
+the probability as a soft edge.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from services.errors import InvalidInputError, ModelUnavailableError
+from services.registry import LoadedModel, Registry, default_registry
+from services.vision import Letterbox, letterbox
+
+KEY = "segmentation/unet_person"
+INPUT = "image"
+OUTPUT = "person"
+MIN_SIDE = 16
+EFFECTS = ("overlay", "blur", "remove", "colour")
+_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Person probability (H, W) float32 in [0, 1] at the photo's size, and the mask at the model's threshold."""
+
+    probability: np.ndarray
+    threshold: float
+    provider: str
+    ms: float  # end to end: letterbox, network, crop and resize back
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.probability >= self.threshold
+
+    @property
+    def person_share(self) -> float:
+        return float(self.mask.mean())
+
+
+def model(registry: Registry | None = None) -> LoadedModel:
+    return (registry or default_registry()).load(KEY)
+
+
+def status(registry: Registry | None = None) -> str | None:
+    """None when the U-Net is ready, else why not and how to fix it."""
+    try:
+        model(registry)
+    except ModelUnavailableError as err:
+        return str(err)
+    return None
+
+
+def to_image_size(prob: np.ndarray, box: Letterbox, shape: tuple[int, ...]) -> np.ndarray:
+    """A probability map on the letterbox canvas -> on the original image (crop the padding, bilinear resize)."""
+    crop = np.ascontiguousarray(prob[: box.height, : box.width], dtype=np.float32)
+    if crop.shape == tuple(shape[:2]):
+        return crop
+    resized = Image.fromarray(crop, mode="F").resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+def segment(image: np.ndarray, registry: Registry | None = None) -> Segmentation:
+    """The person probability of every pixel of an RGB uint8 image.
+
+    Raises:
+        InvalidInputError: not an (H, W, 3) uint8 image, or smaller than MIN_SIDE.
+        ModelUnavailableError: the U-Net is missing or broken (the message says how to rebuild it).
+    """
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InvalidInputError("expected an RGB image (H, W, 3) of uint8; read uploads with services.inputs.")
+    if min(image.shape[:2]) < MIN_SIDE:
+        h, w = image.shape[:2]
+        raise InvalidInputError(f"the image is {w}x{h} pixels; segmentation needs at least {MIN_SIDE} on each side.")
+    loaded = model(registry)
+    meta = loaded.entry["metadata"]
+    start = time.perf_counter()
+    box = letterbox(image, int(meta["input_size"]))
+    prob = loaded.run({INPUT: box.canvas[None].astype(np.float32)})[OUTPUT][0, :, :, 0]
+    prob = to_image_size(prob, box, image.shape)
+    ms = (time.perf_counter() - start) * 1000
+    return Segmentation(prob, float(meta["threshold"]), loaded.provider, ms)
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """'#RRGGBB' (or 'RRGGBB') -> (r, g, b)."""
+    match = _HEX.match(str(text).strip())
+    if not match:
+        raise InvalidInputError(f"colour {text!r} is not a hex colour like #1E90FF.")
+    value = match.group(1)
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def _alpha(seg: Segmentation, softness: float) -> np.ndarray:
+    """Person weight per pixel: the mask, with edges softened over `softness` of the probability range."""
+    if softness <= 0:
+        return seg.mask.astype(np.float32)[..., None]
+    a = (seg.probability - seg.threshold) / softness + 0.5
+    return np.clip(a, 0.0, 1.0)[..., None]
+
+
+def apply_effect(
+    image: np.ndarray,
+    seg: Segmentation,
+    effect: str,
+    *,
+    colour: str = "#1E90FF",
+    blur_radius: float = 12.0,
+    opacity: float = 0.5,
+    softness: float = 0.3,
+) -> np.ndarray:
+    """The photo with one effect: 'overlay' (person tinted), 'blur' (background blurred), 'remove' (RGBA, background
+    transparent) or 'colour' (background replaced by a colour). Returns (H, W, 3) RGB or (H, W, 4) RGBA uint8."""
+    if effect not in EFFECTS:
+        raise InvalidInputError(f"unknown effect {effect!r}; choose one of {', '.join(EFFECTS)}.")
+    if image.shape[:2] != seg.probability.shape:
+        raise InvalidInputError("the segmentation belongs to another image; segment this one first.")
+    if not 0.0 <= opacity <= 1.0 or not 0.0 <= softness <= 1.0 or not 0.0 <= blur_radius <= 100.0:
+        raise InvalidInputError("opacity and softness must lie in [0, 1], blur radius in [0, 100].")
+    rgb = parse_colour(colour)
+    photo = image.astype(np.float32)
+    alpha = _alpha(seg, softness)
+    if effect == "remove":
+        return np.concatenate([image, np.round(alpha * 255).astype(np.uint8)], axis=2)
+    if effect == "overlay":
+        tint = photo * (1 - opacity) + np.array(rgb, np.float32) * opacity
+        out = tint * alpha + photo * (1 - alpha)
+    elif effect == "blur":
+        blurred = np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(blur_radius)), np.float32)
+        out = photo * alpha + blurred * (1 - alpha)
+    else:
+        out = photo * alpha + np.array(rgb, np.float32) * (1 - alpha)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
