@@ -136,12 +136,13 @@ def parity(net: TinyYolo, sess: ort.InferenceSession, canvases: list[np.ndarray]
         if len(a) != len(b):
             raise AssertionError(f"ONNX found {len(a)} boxes, PyTorch {len(b)}")
         if len(a):
-            order_a = np.lexsort((a[:, 0], a[:, 5], -np.round(a[:, 4], 4)))
-            order_b = np.lexsort((b[:, 0], b[:, 5], -np.round(b[:, 4], 4)))
-            a, b = a[order_a], b[order_b]
-            if not np.array_equal(a[:, 5], b[:, 5]):
-                raise AssertionError("ONNX and PyTorch disagree on classes")
-            box_diff = max(box_diff, float(np.abs(a[:, :4] - b[:, :4]).max()))
-            score_diff = max(score_diff, float(np.abs(a[:, 4] - b[:, 4]).max()))
+            # pair each ONNX box with the nearest PyTorch box of the same class (scores may tie in any order)
+            distance = np.abs(a[:, None, :4] - b[None, :, :4]).max(axis=2)
+            distance[a[:, None, 5] != b[None, :, 5]] = np.inf
+            pairs = distance.argmin(axis=1)
+            if len(set(pairs.tolist())) != len(a) or not np.isfinite(distance.min(axis=1)).all():
+                raise AssertionError("ONNX and PyTorch disagree on which boxes (or classes) they found")
+            box_diff = max(box_diff, float(distance.min(axis=1).max()))
+            score_diff = max(score_diff, float(np.abs(a[:, 4] - b[pairs, 4]).max()))
         total += len(a)
     return box_diff, score_diff, total

@@ -151,11 +151,8 @@ def train(
         log.warning("checkpoint in %s was made with another configuration: starting afresh", folder)
         saved = None
     if saved is not None:
+        model.optimizer.build(model.trainable_variables)  # so the checkpoint's optimizer state has a place to go
         model.load_weights(folder / "checkpoint.weights.h5")
-        model.optimizer.build(model.trainable_variables)
-        state = np.load(folder / "optimizer.npz", allow_pickle=False)
-        for k, var in enumerate(model.optimizer.variables):
-            var.assign(state[f"v{k}"])
         record = saved
         log.info("resumed at step %d (%.0f s so far)", record["steps"], record["seconds"])
 
@@ -163,8 +160,7 @@ def train(
         if folder is None:
             return
         folder.mkdir(parents=True, exist_ok=True)
-        model.save_weights(folder / "checkpoint.weights.h5")
-        np.savez(folder / "optimizer.npz", **{f"v{k}": v.numpy() for k, v in enumerate(model.optimizer.variables)})
+        model.save_weights(folder / "checkpoint.weights.h5")  # weights and the optimizer's state
         (folder / "record.json").write_text(json.dumps(record))
 
     started = time.perf_counter() - record["seconds"]
