@@ -101,3 +101,39 @@ def test_benchmark_style_prints_quality_and_speed(
         "peak resident memory",
     ):
         assert measure in out
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_benchmark_detection_prints_quality_and_speed(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.detection import run as run_detection
+
+    path = require_data("penn_fudan/PennFudanPed")
+    require_data("raccoon/images")
+    run_detection(data_dir=path.parent.parent, repeats=3)
+    out = capsys.readouterr().out
+    for measure in (
+        "our YOLO, person: AP@0.5",
+        "our YOLO, raccoon: recall at score 0.3",
+        "YOLOX-Nano, person: AP@0.5",
+        "all 170 Penn-Fudan images",
+        "our YOLO, 320x320, end to end",
+        "PyTorch eager, same weights",
+        "YOLOX-Nano, 416x416, end to end",
+        "training time",
+    ):
+        assert measure in out
+    assert "re-evaluated now" in out
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_benchmark_segmentation_prints_quality_and_speed(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.segmentation import run as run_segmentation
+
+    path = require_data("penn_fudan/PennFudanPed")
+    run_segmentation(data_dir=path.parent.parent, repeats=3)
+    out = capsys.readouterr().out
+    for measure in ("person IoU", "person Dice", "U-Net 256x256, end to end", "Keras", "training time"):
+        assert measure in out
+    assert "re-evaluated now" in out

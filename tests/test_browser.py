@@ -248,3 +248,30 @@ def test_browser_style_restyles_an_uploaded_photo(portal: str, page: object, tmp
     page.locator('input[type="file"]').set_input_files(str(bad))
     page.get_by_text("not an image this portal can read").wait_for()
     _assert_no_exception(page)
+
+
+def test_browser_detection_finds_objects_filters_and_handles_a_bad_file(
+    portal: str, page: object, tmp_path: Path
+) -> None:
+    page.goto(f"{portal}/detection")
+    page.get_by_text(re.compile(r"^\d+ of \d+ objects shown · 512×512 px · \d+ ms end to end on ")).wait_for()
+    page.get_by_role("button", name="Download annotated PNG").wait_for()
+    page.get_by_text("YOLOX-Nano (COCO, 80 classes)").first.click()  # ../shared/weights is beside the project
+    page.get_by_text(re.compile(r"^Active: YOLOX-Nano")).wait_for()
+    page.get_by_text(re.compile(r"^1 of 1 objects shown · 512×512 px")).wait_for()  # the astronaut
+    page.get_by_text("Upload", exact=True).click()
+    bad = tmp_path / "not_an_image.jpg"
+    bad.write_bytes(b"this is text")
+    page.locator('input[type="file"]').set_input_files(str(bad))
+    page.get_by_text("not an image this portal can read").wait_for()
+    _assert_no_exception(page)
+
+
+def test_browser_segmentation_removes_the_background(portal: str, page: object) -> None:
+    page.goto(f"{portal}/segmentation")
+    page.get_by_text(re.compile(r"of the photo is person · 512×512 px · \d+ ms end to end on ")).wait_for()
+    page.get_by_text("Remove the background").click()
+    page.get_by_role("button", name="Download PNG (transparent background)").wait_for()
+    page.get_by_text("Blur the background").click()
+    page.get_by_text("Blur radius (px)").wait_for()
+    _assert_no_exception(page)

@@ -1,0 +1,69 @@
+"""The vision datasets verify, split as recorded, and the committed models' held-out figures are reproduced."""
+
+from __future__ import annotations
+
+import pytest
+
+from services import detection, segmentation
+from services.registry import Registry
+from tests.conftest import require_data
+from training import vision_data
+from training.detection_eval import AP_SCORE, OPERATING_NMS, evaluate, mean_ap
+from training.segmentation import scores
+
+
+@pytest.fixture(scope="module")
+def datasets():
+    penn = require_data("penn_fudan/PennFudanPed")
+    raccoon = require_data("raccoon/images").parent
+    root = penn.parent.parent
+    assert vision_data.locate_penn_fudan(root) == penn and vision_data.locate_raccoon(root) == raccoon
+    return vision_data.penn_fudan_examples(penn), vision_data.raccoon_examples(raccoon)
+
+
+def test_datasets_verify_and_hold_out_a_fifth(datasets) -> None:
+    penn, raccoon = datasets
+    assert len(penn) == 170 and sum(len(e.boxes) for e in penn) == 423
+    assert len(raccoon) == 200 and sum(len(e.boxes) for e in raccoon) == 217
+    for examples, held in ((penn, 34), (raccoon, 40)):
+        train, held_out = vision_data.split(examples)
+        assert len(held_out) == held and len(train) + held == len(examples)
+    assert all(e.mask is not None and e.mask.exists() for e in penn)
+
+
+def test_a_changed_file_fails_the_digest(tmp_path, datasets) -> None:
+    import shutil
+
+    penn, _ = datasets
+    copy = tmp_path / "penn_fudan" / "PennFudanPed"
+    shutil.copytree(penn[0].image.parent.parent, copy)
+    (copy / "Annotation" / "FudanPed00001.txt").write_text("edited")
+    with pytest.raises(ValueError, match="not the recorded penn_fudan files"):
+        vision_data.locate_penn_fudan(tmp_path)
+    with pytest.raises(FileNotFoundError, match="--download to fetch it from https://www"):
+        vision_data.locate_penn_fudan(tmp_path / "nowhere")
+
+
+def test_committed_detector_reproduces_its_held_out_figures(datasets, committed_registry: Registry) -> None:
+    penn, raccoon = datasets
+    held_out = vision_data.split(penn)[1] + vision_data.split(raccoon)[1]
+
+    def own(image):
+        found = detection.detect(image, confidence=AP_SCORE, iou=OPERATING_NMS, registry=committed_registry)
+        return found.boxes, found.scores, found.labels()
+
+    results = evaluate(own, held_out, {c: c for c in vision_data.CLASSES})
+    recorded = committed_registry.entry(detection.OWN_KEY)["metrics"]
+    for name, result in results.items():
+        assert result.to_json() == pytest.approx(recorded["held_out"][name], abs=2e-3), name
+    assert mean_ap(results) == pytest.approx(recorded["map50"], abs=2e-3)
+
+
+def test_committed_unet_reproduces_its_held_out_figures(datasets, committed_registry: Registry) -> None:
+    penn, _ = datasets
+    held_out = vision_data.split(penn)[1]
+    predicted = [segmentation.segment(vision_data.load_rgb(e.image), committed_registry).mask for e in held_out]
+    measured = scores(predicted, [vision_data.load_person_mask(e.mask) for e in held_out])
+    recorded = committed_registry.entry(segmentation.KEY)["metrics"]["held_out"]
+    assert measured == pytest.approx(recorded, abs=2e-3)
+    assert measured["iou"] >= 0.0
