@@ -96,13 +96,19 @@ def scores(predicted: list[np.ndarray], truth: list[np.ndarray]) -> dict[str, fl
     }
 
 
-def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
-    train_set, held_out = split(penn_fudan_examples(locate_penn_fudan(data_dir, download=download)))
-    config = SEG_CONFIG
+def train_unet(train_set, config: SegTrainConfig = SEG_CONFIG, checkpoint_dir: Path = BUILD_DIR / "unet"):
+    """Train (or resume) the U-Net on the training examples; returns (model, record, images, masks)."""
     images = [load_rgb(e.image) for e in train_set]
     masks = [load_person_mask(e.mask) for e in train_set]
     log.info("training on %d images", len(images))
-    model, record = train(images, masks, config, BUILD_DIR / "unet")
+    model, record = train(images, masks, config, checkpoint_dir)
+    return model, record, images, masks
+
+
+def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
+    train_set, held_out = split(penn_fudan_examples(locate_penn_fudan(data_dir, download=download)))
+    config = SEG_CONFIG
+    model, record, images, masks = train_unet(train_set, config)
     side = config.net.serve_side
     metadata = {
         "input_size": str(side),
