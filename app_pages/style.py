@@ -11,6 +11,7 @@ from services import style
 from services.errors import PortalError
 from services.registry import default_registry
 from services.samples import load_sample
+from services.vision import to_png
 from ui.components import artifact_facts, caption
 from ui.photo_input import choose_photo
 from ui.style_card import style_card
@@ -119,7 +120,7 @@ with play_tab:
             digest = hashlib.sha256(result.tobytes()).hexdigest()[:8]
             st.download_button(
                 "Download PNG",
-                style.to_png(result),
+                to_png(result),
                 f"{label}_{chosen}_{digest}.png",
                 "image/png",
                 key="style_download",

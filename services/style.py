@@ -7,7 +7,6 @@ photo's colours (the network's luminance with the photo's chroma) and blends wit
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -196,12 +195,6 @@ def finish(output: np.ndarray, photo: np.ndarray, *, strength: float = 1.0, keep
     if keep_original_colours:
         output = keep_colours(output, photo)
     return blend(output, photo, float(strength))
-
-
-def to_png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", optimize=False, compress_level=6)
-    return buffer.getvalue()
 
 
 def styles_status(registry: Registry | None = None) -> dict[str, str | None]:

@@ -14,6 +14,7 @@ from services import style
 from services.errors import InvalidInputError, ModelUnavailableError
 from services.registry import Registry
 from services.samples import SAMPLES, attribution, load_sample
+from services.vision import to_png
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,7 @@ def test_a_long_thin_photo_too_thin_at_the_cap_is_explained(registry: Registry) 
 
 def test_png_download_round_trips() -> None:
     image = _photo(33, 47)
-    with Image.open(io.BytesIO(style.to_png(image))) as png:
+    with Image.open(io.BytesIO(to_png(image))) as png:
         assert png.format == "PNG" and np.array_equal(np.asarray(png), image)
 
 
