@@ -89,6 +89,18 @@ def test_augment_keeps_boxes_on_the_canvas_and_is_seeded(mosaic: bool) -> None:
     assert torch.equal(a[0], b[0]) and all(torch.equal(x[0], y[0]) for x, y in zip(a[1], b[1], strict=True))
 
 
+def test_background_photos_come_without_boxes() -> None:
+    rng = np.random.default_rng(0)
+    background = [Sample(rng.integers(0, 256, (50, 70, 3), dtype=np.uint8), np.zeros((0, 4), np.float32), np.zeros(0))]
+    only_backgrounds = TrainConfig(negatives=1.0, net=DetectorConfig(input_size=128))
+    for mosaic in (False, True):
+        _, boxes, labels = augment(_samples(), only_backgrounds, rng, mosaic, background)
+        assert boxes.shape == (0, 4) and labels.shape == (0,)
+    some = TrainConfig(negatives=0.5, net=DetectorConfig(input_size=128))
+    empty = sum(len(augment(_samples(), some, rng, False, background)[1]) == 0 for _ in range(200))
+    assert 60 < empty < 140
+
+
 def test_stopped_and_resumed_training_ends_with_the_same_weights(tmp_path: Path) -> None:
     whole, record = train(_samples(), TINY_TRAIN, tmp_path / "whole")
     assert record["steps"] == 4 and len(record["curve"]) == 2

@@ -67,3 +67,17 @@ def test_committed_unet_reproduces_its_held_out_figures(datasets, committed_regi
     recorded = committed_registry.entry(segmentation.KEY)["metrics"]["held_out"]
     assert measured == pytest.approx(recorded, abs=2e-3)
     assert measured["iou"] >= 0.0
+
+
+def test_the_person_free_background_list_is_reproduced(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from tests.test_detection import require_yolox
+    from training import detection as build
+
+    root = require_data("bsds500/images").parent.parent
+    shared = require_yolox()
+    monkeypatch.setenv("PORTAL_WEIGHTS_DIR", str(shared.parent.parent))
+    monkeypatch.setenv("PORTAL_CACHE_DIR", str(tmp_path))
+    assert len(build.background_photos(root, "train")) == 206
+    test_photos = build.background_photos(root, "test")
+    assert len(test_photos) == 122
+    assert build.person_free_photos(root, "test") == [p.stem for p in test_photos]

@@ -2,12 +2,17 @@
 YOLOX-Nano on the held-out images, and write its manifest entry (models/detection/own_yolo.onnx).
 
 Data: Penn-Fudan pedestrians (class 0, person) and the raccoon dataset (class 1); a fixed 20% of each dataset's
-images is held out (training/vision_data.py) and never trained on. Training checkpoints go to build/detection/ and
-a rerun resumes from them. `--download` fetches both datasets and the YOLOX-Nano release (for its evaluation).
+images is held out (training/vision_data.py) and never trained on. Background photos: the BSDS500 train + val photos
+in which YOLOX-Nano sees no person (the list in training/bsds_person_free.json; person_free_photos() remakes it)
+are mixed in without boxes, so the detector learns that most of the world is neither; the person-free BSDS500 test
+photos measure its false alarms. Training checkpoints go to build/detection/ and a rerun resumes from them.
+`--download` fetches the datasets and the YOLOX-Nano release (for its evaluation).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import platform
 from pathlib import Path
@@ -19,10 +24,11 @@ from services import detection as service
 from services.errors import ModelUnavailableError
 from services.timing import median_call_ms
 from services.vision import letterbox
-from training.detection_eval import AP_SCORE, OPERATING_NMS, OPERATING_SCORE, evaluate, mean_ap
+from training.detection_eval import AP_SCORE, OPERATING_NMS, OPERATING_SCORE, evaluate, false_alarms, mean_ap
 from training.detection_export import MAX_PER_CLASS, export, onnx_detect, parity, session
 from training.detection_train import Sample, TrainConfig, prepare, train
 from training.manifest import ROOT, write_model
+from training.style_data import BSDS500, locate_photos, photo_paths
 from training.vision_data import (
     CLASSES,
     HELD_OUT_FRACTION,
@@ -44,6 +50,27 @@ KEY = service.OWN_KEY
 DETECTOR_CONFIG = TrainConfig()
 GOALS = {"own_ms": 40.0, "yolox_ms": 60.0, "training_minutes": 60.0}
 PARITY_IMAGES = 12
+PERSON_FREE_FILE = Path(__file__).with_name("bsds_person_free.json")
+
+
+def background_photos(data_dir: Path, part: str, *, download: bool = False) -> list[Path]:
+    """The BSDS500 photos of the recorded person-free list: part 'train' (train + val photos) or 'test'."""
+    folder = locate_photos(data_dir, download=download)
+    wanted = set(json.loads(PERSON_FREE_FILE.read_text())[part])
+    splits = ("train", "val") if part == "train" else ("test",)
+    return [p for p in photo_paths(folder, splits) if p.stem in wanted]
+
+
+def person_free_photos(data_dir: Path, part: str, min_score: float = 0.2) -> list[str]:
+    """Remake the person-free list: the ids of the BSDS500 photos in which YOLOX-Nano finds no person."""
+    folder = locate_photos(data_dir)
+    splits = ("train", "val") if part == "train" else ("test",)
+    ids = []
+    for path in photo_paths(folder, splits):
+        found = service.detect(load_rgb(path), service.YOLOX, confidence=min_score, iou=OPERATING_NMS)
+        if "person" not in found.counts():
+            ids.append(path.stem)
+    return ids
 
 
 def examples(data_dir: Path, *, download: bool = False):
@@ -54,10 +81,24 @@ def examples(data_dir: Path, *, download: bool = False):
     return pf_train + rc_train, pf_held + rc_held, penn
 
 
-def train_detector(train_set, config: TrainConfig = DETECTOR_CONFIG, checkpoint_dir: Path = BUILD_DIR / "own_yolo"):
-    samples: list[Sample] = [prepare(load_rgb(e.image), e.boxes, e.labels, config.net.input_size) for e in train_set]
-    log.info("training on %d images (%d boxes)", len(samples), sum(len(s.boxes) for s in samples))
-    return train(samples, config, checkpoint_dir)
+def checkpoint_dir(config: TrainConfig) -> Path:
+    """build/detection/own_yolo_<digest of the configuration>: another configuration never resumes this one."""
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    return BUILD_DIR / f"own_yolo_{digest}"
+
+
+def train_detector(train_set, backgrounds: list[Path], config: TrainConfig = DETECTOR_CONFIG):
+    size = config.net.input_size
+    samples: list[Sample] = [prepare(load_rgb(e.image), e.boxes, e.labels, size) for e in train_set]
+    empty_boxes, empty_labels = np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
+    negatives = [prepare(load_rgb(path), empty_boxes, empty_labels, size) for path in backgrounds]
+    log.info(
+        "training on %d images (%d boxes) and %d background photos",
+        len(samples),
+        sum(len(s.boxes) for s in samples),
+        len(negatives),
+    )
+    return train(samples, config, checkpoint_dir(config), negatives=negatives)
 
 
 def own_detector(sess, size: int):
@@ -102,8 +143,9 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
         except ModelUnavailableError:
             service.download_yolox()
     train_set, held_out, penn = examples(data_dir, download=download)
+    backgrounds = background_photos(data_dir, "train", download=download)
     config = DETECTOR_CONFIG
-    net, record = train_detector(train_set, config)
+    net, record = train_detector(train_set, backgrounds, config)
     parameters = sum(p.numel() for p in net.parameters())
     metadata = {
         "classes": ",".join(CLASSES),
@@ -123,12 +165,14 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
 
     detector = own_detector(sess, config.net.input_size)
     own = evaluate(detector, held_out, {name: name for name in CLASSES})
+    alarms = false_alarms(detector, background_photos(data_dir, "test"))
     yolox = evaluate_yolox(held_out, penn)
     images = [load_rgb(e.image) for e in held_out[:10]]
     own_ms = median_call_ms(lambda: [detector(image) for image in images], repeats=5) / len(images)
     metrics = {
         "held_out": {k: v.to_json() for k, v in own.items()},
         "map50": round(mean_ap(own), 4),
+        "false_alarms": alarms,
         "operating_point": {"score": OPERATING_SCORE, "nms_iou": OPERATING_NMS, "match_iou": 0.5},
         "yolox_nano": yolox,
         "parity": {"max_box_px": box_diff, "max_score": score_diff, "detections": compared},
@@ -152,6 +196,7 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
             "parameters": parameters,
             "train_images": len(train_set),
             "train_boxes": int(sum(len(e.boxes) for e in train_set)),
+            "background_photos": len(backgrounds),
             "torch": torch.__version__,
         },
         data={
@@ -161,6 +206,11 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
             "citation": f"{PENN_FUDAN.citation}; {RACCOON.citation}",
             "files": PENN_FUDAN.provenance()["files"] + RACCOON.provenance()["files"],
             "split": f"fixed: {HELD_OUT_FRACTION:.0%} of each dataset's images held out (seed {HELD_OUT_SEED})",
+            "backgrounds": BSDS500.provenance()
+            | {
+                "used": "person-free train + val photos (training/bsds_person_free.json); person-free test photos "
+                "for the false-alarm check"
+            },
             "held_out_images": len(held_out),
         },
         card={

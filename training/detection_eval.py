@@ -129,3 +129,20 @@ def evaluate(
 def mean_ap(results: dict[str, ClassResult]) -> float:
     values = [r.ap50 for r in results.values() if not np.isnan(r.ap50)]
     return float(np.mean(values)) if values else float("nan")
+
+
+def false_alarms(detector: Detector, photos: Sequence) -> dict[str, float | int]:
+    """On photos with neither class: how many get any detection at the operating point, and how many in all."""
+    alarmed = total = 0
+    for path in photos:
+        _, scores, _ = detector(load_rgb(path))
+        n = int((scores >= OPERATING_SCORE).sum())
+        alarmed += bool(n)
+        total += n
+    count = len(photos)
+    return {
+        "photos": count,
+        "photos_with_false_alarm": alarmed,
+        "share": round(alarmed / count, 4) if count else None,
+        "false_alarms": total,
+    }

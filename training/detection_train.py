@@ -34,7 +34,8 @@ class TrainConfig:
     weight_decay: float = 5e-4
     mosaic: float = 0.5  # share of samples built as a 2x2 mosaic of four images
     no_mosaic_tail: float = 0.15  # the last share of steps trains on single images only (as YOLOX does)
-    scale: tuple[float, float] = (0.5, 1.3)  # single images: size relative to fitting the canvas
+    scale: tuple[float, float] = (0.5, 1.6)  # single images: size relative to fitting the canvas
+    negatives: float = 0.2  # chance that a picked image is a background photo (no person, no raccoon), if given
     ema_decay: float = 0.999
     seed: int = 0
     checkpoint_every: int = 100
@@ -91,8 +92,21 @@ def _paste(canvas, boxes_out, labels_out, sample, factor, dx, dy, region, rng) -
     labels_out.append(sample.labels[keep])
 
 
-def augment(samples: list[Sample], config: TrainConfig, rng: np.random.Generator, mosaic: bool):
-    """One training image (S, S, 3) uint8 with boxes (M, 4) and labels (M,)."""
+def _pick(samples: list[Sample], negatives: list[Sample], config: TrainConfig, rng: np.random.Generator) -> Sample:
+    if negatives and rng.random() < config.negatives:
+        return negatives[int(rng.integers(len(negatives)))]
+    return samples[int(rng.integers(len(samples)))]
+
+
+def augment(
+    samples: list[Sample],
+    config: TrainConfig,
+    rng: np.random.Generator,
+    mosaic: bool,
+    negatives: list[Sample] | None = None,
+):
+    """One training image (S, S, 3) uint8 with boxes (M, 4) and labels (M,); negatives: background photos."""
+    negatives = negatives or []
     size = config.net.input_size
     canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
     boxes: list[np.ndarray] = []
@@ -101,7 +115,7 @@ def augment(samples: list[Sample], config: TrainConfig, rng: np.random.Generator
         cx, cy = (int(v) for v in rng.uniform(0.3 * size, 0.7 * size, 2))
         regions = ((0, 0, cx, cy), (cx, 0, size, cy), (0, cy, cx, size), (cx, cy, size, size))
         for k, region in enumerate(regions):
-            sample = samples[int(rng.integers(len(samples)))]
+            sample = _pick(samples, negatives, config, rng)
             h, w = sample.image.shape[:2]
             factor = size / max(h, w) * rng.uniform(0.45, 0.85)
             sw, sh = w * factor, h * factor
@@ -110,7 +124,7 @@ def augment(samples: list[Sample], config: TrainConfig, rng: np.random.Generator
             dy = int(cy - sh) if k in (0, 1) else cy
             _paste(canvas, boxes, labels, sample, factor, dx, dy, region, rng)
     else:
-        sample = samples[int(rng.integers(len(samples)))]
+        sample = _pick(samples, negatives, config, rng)
         h, w = sample.image.shape[:2]
         factor = size / max(h, w) * rng.uniform(*config.scale)
         sw, sh = int(w * factor), int(h * factor)
@@ -137,14 +151,14 @@ def _colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x.clip(0, 255).astype(np.uint8)
 
 
-def batch_for_step(samples: list[Sample], config: TrainConfig, step: int):
+def batch_for_step(samples: list[Sample], config: TrainConfig, step: int, negatives: list[Sample] | None = None):
     """The step's batch: images (B, 3, S, S) float in [0, 1] and per-image (boxes, labels) tensors."""
     rng = np.random.default_rng([config.seed, step])
     tail = step >= config.steps * (1 - config.no_mosaic_tail)
     images, targets = [], []
     for _ in range(config.batch):
         mosaic = not tail and rng.random() < config.mosaic
-        image, boxes, labels = augment(samples, config, rng, mosaic)
+        image, boxes, labels = augment(samples, config, rng, mosaic, negatives)
         images.append(image)
         targets.append((torch.from_numpy(boxes), torch.from_numpy(labels)))
     batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
@@ -172,7 +186,12 @@ class Ema:
 
 
 def train(
-    samples: list[Sample], config: TrainConfig, checkpoint_dir: Path | None = None, *, stop_after: int | None = None
+    samples: list[Sample],
+    config: TrainConfig,
+    checkpoint_dir: Path | None = None,
+    *,
+    negatives: list[Sample] | None = None,
+    stop_after: int | None = None,
 ) -> tuple[TinyYolo, dict]:
     """Train (or resume) the detector; returns the EMA network (eval mode) and the training record."""
     torch.manual_seed(config.seed)
@@ -221,7 +240,7 @@ def train(
             lr = float(config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + np.cos(np.pi * progress)))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        images, targets = batch_for_step(samples, config, step)
+        images, targets = batch_for_step(samples, config, step, negatives)
         loss, parts = detection_loss(net(images), targets, config.net, grid)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
