@@ -11,6 +11,8 @@ from training import vision_data
 from training.detection_eval import AP_SCORE, OPERATING_NMS, evaluate, mean_ap
 from training.segmentation import scores
 
+pytestmark = [pytest.mark.data, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def datasets():
