@@ -64,7 +64,8 @@ with play_tab:
     if model == detection.OWN:
         st.caption(
             f"Active: **{info.title}** — trained here from scratch on Penn-Fudan pedestrians and raccoon photos; "
-            f"input {info.input_size}×{info.input_size}, NMS inside the ONNX graph."
+            f"input {info.input_size}×{info.input_size}, NMS inside the ONNX graph. It knows two things only: furry "
+            "animals and close-ups may come out as *raccoon*; for everyday objects, switch to YOLOX-Nano."
         )
     else:
         st.caption(f"Active: **{info.title}** — official COCO weights ({detection.YOLOX_WEIGHTS.licence}), 416×416.")
