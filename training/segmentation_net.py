@@ -46,7 +46,7 @@ class SegTrainConfig:
     steps: int = 3000
     batch: int = 8
     crop: int = 192
-    scale: tuple[float, float] = (0.7, 2.2)  # long side relative to serve_side (above 1: close-ups)
+    scale: tuple[float, float] = (0.75, 1.35)  # long side relative to serve_side
     lr: float = 2e-3
     lr_final: float = 5e-5
     seed: int = 0
