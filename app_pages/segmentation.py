@@ -44,6 +44,10 @@ with play_tab:
         st.error(str(err), icon=":material/error:")
         photo, label = None, ""
 
+    st.caption(
+        "Trained on whole walking people at street distance (Penn-Fudan): close-ups such as portraits are only "
+        "partly found."
+    )
     effect = st.radio(
         "Effect", segmentation.EFFECTS, format_func=EFFECT_LABELS.get, horizontal=True, key="segmentation_effect"
     )
