@@ -25,7 +25,7 @@ import onnxruntime as ort
 from services.errors import InvalidInputError, ModelUnavailableError
 from services.registry import Registry, default_registry, open_session, sha256_file
 from services.settings import load_settings
-from services.vision import Letterbox, class_nms, decode_yolox, draw_boxes, letterbox, palette
+from services.vision import Letterbox, check_rgb, class_nms, decode_yolox, draw_boxes, letterbox, palette
 
 log = logging.getLogger(__name__)
 
@@ -130,15 +130,6 @@ def check_thresholds(confidence: float, iou: float) -> None:
         raise InvalidInputError(f"confidence must be between 0 and 1 (exclusive), got {confidence}; try 0.3.")
     if not 0.0 < float(iou) <= 1.0:
         raise InvalidInputError(f"IoU threshold must be in (0, 1], got {iou}; try 0.45.")
-
-
-def check_image(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InvalidInputError("expected an RGB image (H, W, 3) of uint8; read uploads with services.inputs.")
-    if min(image.shape[:2]) < MIN_SIDE:
-        h, w = image.shape[:2]
-        raise InvalidInputError(f"the image is {w}x{h} pixels; detection needs at least {MIN_SIDE} on each side.")
-    return image
 
 
 # --- YOLOX-Nano: find, download, verify ---------------------------------------------------------------------------
@@ -284,7 +275,7 @@ def detect(
         InvalidInputError: bad image, thresholds or model name (the message says how to fix it).
         ModelUnavailableError: the detector's weights are missing or broken (the message says how to get them).
     """
-    image = check_image(image)
+    image = check_rgb(image, min_side=MIN_SIDE, task="detection")
     check_thresholds(confidence, iou)
     if model not in MODELS:
         raise InvalidInputError(f"unknown detector {model!r}; choose one of {', '.join(MODELS)}.")

@@ -16,7 +16,7 @@ from PIL import Image, ImageFilter
 
 from services.errors import InvalidInputError, ModelUnavailableError
 from services.registry import LoadedModel, Registry, default_registry
-from services.vision import Letterbox, letterbox
+from services.vision import Letterbox, check_rgb, letterbox
 
 KEY = "segmentation/unet_person"
 INPUT = "image"
@@ -73,11 +73,7 @@ def segment(image: np.ndarray, registry: Registry | None = None) -> Segmentation
         InvalidInputError: not an (H, W, 3) uint8 image, or smaller than MIN_SIDE.
         ModelUnavailableError: the U-Net is missing or broken (the message says how to rebuild it).
     """
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InvalidInputError("expected an RGB image (H, W, 3) of uint8; read uploads with services.inputs.")
-    if min(image.shape[:2]) < MIN_SIDE:
-        h, w = image.shape[:2]
-        raise InvalidInputError(f"the image is {w}x{h} pixels; segmentation needs at least {MIN_SIDE} on each side.")
+    image = check_rgb(image, min_side=MIN_SIDE, task="segmentation")
     loaded = model(registry)
     meta = loaded.entry["metadata"]
     start = time.perf_counter()

@@ -11,7 +11,19 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from services.errors import InvalidInputError
+
 PAD_VALUE = 114  # the letterbox grey YOLOX trains with
+
+
+def check_rgb(image: object, *, min_side: int, task: str) -> np.ndarray:
+    """The image when it is (H, W, 3) uint8 with both sides at least min_side; else InvalidInputError saying so."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InvalidInputError("expected an RGB image (H, W, 3) of uint8; read uploads with services.inputs.")
+    if min(image.shape[:2]) < min_side:
+        h, w = image.shape[:2]
+        raise InvalidInputError(f"the image is {w}x{h} pixels; {task} needs at least {min_side} on each side.")
+    return image
 
 
 @dataclass(frozen=True)

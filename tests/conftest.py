@@ -42,15 +42,25 @@ def data_dir() -> Path:
     return load_settings().data_dir
 
 
-def require_data(relative: str) -> Path:
-    """The dataset file, or a skip (a failure where PORTAL_REQUIRE_DATA=1, as in CI)."""
-    path = data_dir() / relative
+def require_path(path: Path, reason: str) -> Path:
+    """The path, or a skip saying why it is needed (a failure where PORTAL_REQUIRE_DATA=1, as in CI)."""
     if not path.exists():
-        reason = f"{path} is absent: point PORTAL_DATA_DIR at the datasets folder (../shared/data)"
         if os.environ.get("PORTAL_REQUIRE_DATA") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+def require_data(relative: str) -> Path:
+    """The dataset file, or a skip (a failure where PORTAL_REQUIRE_DATA=1, as in CI)."""
+    path = data_dir() / relative
+    return require_path(path, f"{path} is absent: point PORTAL_DATA_DIR at the datasets folder (../shared/data)")
+
+
+def vision_models_copy(folder: Path) -> Path:
+    """A copy of the committed models folder with only the vision models (for breaking one of them)."""
+    shutil.copytree(MODELS_DIR, folder, ignore=shutil.ignore_patterns("toxicity", "books", "style", "textgen"))
+    return folder
 
 
 def synthetic_districts(rows: int, seed: int) -> pd.DataFrame:

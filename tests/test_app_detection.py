@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from services import detection
-from tests.conftest import MODELS_DIR, open_app
+from tests.conftest import open_app, vision_models_copy
 from tests.test_detection import require_yolox
 
 
@@ -91,7 +90,7 @@ def test_a_broken_own_model_leaves_yolox_working(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PORTAL_WEIGHTS_DIR", str(shared.parent.parent))
     monkeypatch.setenv("PORTAL_CACHE_DIR", str(tmp_path / "cache"))
     models = tmp_path / "models"
-    shutil.copytree(MODELS_DIR, models, ignore=shutil.ignore_patterns("toxicity", "books", "style", "textgen"))
+    vision_models_copy(models)
     (models / "detection" / "own_yolo.onnx").write_bytes(b"garbage")
     at = open_app(monkeypatch, "detection", models)
     assert not at.exception
@@ -102,7 +101,7 @@ def test_a_broken_own_model_leaves_yolox_working(monkeypatch: pytest.MonkeyPatch
 
 def test_no_detector_at_all_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, without_yolox) -> None:
     models = tmp_path / "models"
-    shutil.copytree(MODELS_DIR, models, ignore=shutil.ignore_patterns("toxicity", "books", "style", "textgen"))
+    vision_models_copy(models)
     (models / "detection" / "own_yolo.onnx").unlink()
     at = open_app(monkeypatch, "detection", models)
     assert not at.exception

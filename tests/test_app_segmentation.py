@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import MODELS_DIR, open_app
+from tests.conftest import open_app, vision_models_copy
 
 
 def _text(at: AppTest) -> str:
@@ -49,7 +48,7 @@ def test_bad_upload_gets_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_broken_model_says_how_to_rebuild(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     models = tmp_path / "models"
-    shutil.copytree(MODELS_DIR, models, ignore=shutil.ignore_patterns("toxicity", "books", "style", "textgen"))
+    vision_models_copy(models)
     (models / "segmentation" / "unet_person.onnx").write_bytes(b"garbage")
     at = open_app(monkeypatch, "segmentation", models)
     assert not at.exception

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +15,14 @@ from services import detection
 from services.errors import InvalidInputError, ModelUnavailableError
 from services.registry import Registry
 from services.samples import load_sample
-from tests.conftest import MODELS_DIR, data_dir
+from tests.conftest import data_dir, require_path, vision_models_copy
 
 SHARED_YOLOX = data_dir().parent / "weights" / "yolox_nano" / "yolox_nano.onnx"
 
 
 def require_yolox() -> Path:
     """The YOLOX-Nano copy beside the project, or a skip (a failure where PORTAL_REQUIRE_DATA=1, as in CI)."""
-    import os
-
-    if not SHARED_YOLOX.exists():
-        reason = f"{SHARED_YOLOX} is absent: the YOLOX-Nano tests need ../shared/weights (or a download)"
-        if os.environ.get("PORTAL_REQUIRE_DATA") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return SHARED_YOLOX
+    return require_path(SHARED_YOLOX, f"{SHARED_YOLOX} is absent: the YOLOX-Nano tests need ../shared/weights")
 
 
 @pytest.fixture
@@ -111,7 +103,7 @@ def test_bad_images_are_refused_with_a_clear_message(image, message: str, commit
 
 def test_a_broken_own_model_breaks_only_itself(tmp_path: Path) -> None:
     broken = tmp_path / "models"
-    shutil.copytree(MODELS_DIR, broken, ignore=shutil.ignore_patterns("toxicity", "books", "style", "textgen"))
+    vision_models_copy(broken)
     (broken / "detection" / "own_yolo.onnx").write_bytes(b"garbage")
     registry = Registry(broken, ("CPUExecutionProvider",))
     with pytest.raises(ModelUnavailableError, match="python -m training detection"):

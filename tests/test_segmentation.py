@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from services.errors import InvalidInputError, ModelUnavailableError
 from services.registry import Registry
 from services.samples import load_sample
 from services.vision import letterbox
-from tests.conftest import MODELS_DIR
+from tests.conftest import vision_models_copy
 
 
 def _seg(prob: np.ndarray) -> segmentation.Segmentation:
@@ -133,7 +132,7 @@ def test_parse_colour_accepts_hex_with_or_without_hash() -> None:
 
 def test_a_broken_unet_reports_how_to_rebuild(tmp_path: Path) -> None:
     broken = tmp_path / "models"
-    shutil.copytree(MODELS_DIR, broken, ignore=shutil.ignore_patterns("toxicity", "books", "style", "textgen"))
+    vision_models_copy(broken)
     (broken / "segmentation" / "unet_person.onnx").write_bytes(b"garbage")
     registry = Registry(broken, ("CPUExecutionProvider",))
     assert "python -m training segmentation" in segmentation.status(registry)

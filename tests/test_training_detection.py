@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from training import detection_eval, vision_data
-from training.detection_export import export, onnx_detect, parity, session
+from training.detection_export import export, onnx_detect, parity
 from training.detection_net import DetectorConfig, TinyYolo, assign, detection_loss, from_onnx, grids
 from training.detection_train import Sample, TrainConfig, augment, batch_for_step, train
+from training.onnx_graph import cpu_session
 
 TINY_NET = DetectorConfig(widths=(4, 8, 8, 8, 8), neck=8, input_size=64, size_ranges=((0.0, 40.0), (24.0, 1e9)))
 TINY_TRAIN = TrainConfig(steps=4, batch=2, warmup=2, checkpoint_every=2, net=TINY_NET)
@@ -117,7 +118,7 @@ def test_export_puts_nms_in_the_graph_and_matches_pytorch() -> None:
     assert [i.name for i in model.graph.input] == ["images", "score_threshold", "iou_threshold"]
     assert [o.name for o in model.graph.output] == ["detections"]
     assert "NonMaxSuppression" in {n.op_type for n in model.graph.node}
-    sess = session(model)
+    sess = cpu_session(model)
     canvases = [np.random.default_rng(i).integers(0, 256, (64, 64, 3), dtype=np.uint8) for i in range(3)]
     box_diff, score_diff, compared = parity(net, sess, canvases, confidence=0.3, iou=0.45)
     assert compared > 0 and box_diff < 1e-3 and score_diff < 1e-5

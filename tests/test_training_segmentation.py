@@ -9,6 +9,7 @@ import pytest
 
 from services import segmentation as service
 from training import segmentation
+from training.onnx_graph import cpu_session
 from training.segmentation_net import SegTrainConfig, UNetConfig, batch_for_step, build_unet, train
 
 TINY = UNetConfig(widths=(4, 8), bottleneck=8, serve_side=64)
@@ -69,7 +70,7 @@ def test_export_matches_keras(monkeypatch: pytest.MonkeyPatch) -> None:
     onnx_model = segmentation.export(model, 64, {"input_size": "64"})
     assert [i.name for i in onnx_model.graph.input] == [service.INPUT]
     assert [o.name for o in onnx_model.graph.output] == [service.OUTPUT]
-    sess = segmentation.session(onnx_model)
+    sess = cpu_session(onnx_model)
     x = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
     expected = np.asarray(model(x, training=False))
     np.testing.assert_allclose(sess.run(None, {service.INPUT: x})[0], expected, atol=1e-5)

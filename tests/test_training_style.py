@@ -15,7 +15,8 @@ import torch
 from services.style import STYLES
 from tests.conftest import data_dir, require_data, tiny_style_net
 from training import style_data
-from training.style_eval import content_kept, evaluate, export, held_out_photos, parity, session
+from training.onnx_graph import cpu_session
+from training.style_eval import content_kept, evaluate, export, held_out_photos, parity
 from training.style_nets import (
     RandomLossConfig,
     RandomLossNet,
@@ -56,7 +57,7 @@ def test_export_matches_torch_at_several_sizes() -> None:
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == [1, 3, "height", "width"]
     assert {p.key: p.value for p in model.metadata_props} == {"model": "style/test"}
-    out = session(model).run(["stylized"], {"image": np.full((1, 3, 36, 44), 2.0, np.float32)})[0]
+    out = cpu_session(model).run(["stylized"], {"image": np.full((1, 3, 36, 44), 2.0, np.float32)})[0]
     assert out.shape == (1, 3, 36, 44) and out.min() >= 0.0 and out.max() <= 1.0  # clamped
 
 

@@ -25,9 +25,10 @@ from services.errors import ModelUnavailableError
 from services.timing import median_call_ms
 from services.vision import letterbox
 from training.detection_eval import AP_SCORE, OPERATING_NMS, OPERATING_SCORE, evaluate, false_alarms, mean_ap
-from training.detection_export import MAX_PER_CLASS, export, onnx_detect, parity, session
+from training.detection_export import MAX_PER_CLASS, export, onnx_detect, parity
 from training.detection_train import Sample, TrainConfig, prepare, train
 from training.manifest import ROOT, write_model
+from training.onnx_graph import cpu_session
 from training.style_data import BSDS500, locate_photos, photo_paths
 from training.vision_data import (
     CLASSES,
@@ -136,7 +137,6 @@ def evaluate_yolox(held_out, penn) -> dict:
 
 
 def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     if download:
         try:
             service.yolox_path()
@@ -155,7 +155,7 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
         "intra_op_threads": "0",
     }
     model = export(net, metadata)
-    sess = session(model)
+    sess = cpu_session(model)
     canvases = [
         letterbox(load_rgb(e.image), config.net.input_size).canvas
         for e in held_out[:: max(1, len(held_out) // PARITY_IMAGES)]

@@ -90,13 +90,6 @@ def export(net: TinyYolo, metadata: dict[str, str]) -> onnx.ModelProto:
     return model
 
 
-def session(model: onnx.ModelProto, threads: int = 0) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.enable_cpu_mem_arena = False
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-
-
 def onnx_detect(sess: ort.InferenceSession, canvas: np.ndarray, confidence: float, iou: float) -> np.ndarray:
     """(S, S, 3) uint8 letterboxed canvas -> detections (K, 6) sorted by falling score."""
     feeds = {

@@ -7,9 +7,7 @@ weights as one that never stopped. The weights exported are an exponential movin
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,6 +16,8 @@ import torch
 from PIL import Image
 
 from training.detection_net import DetectorConfig, TinyYolo, detection_loss, grids
+from training.resumable import run_steps
+from training.vision_data import colour_jitter
 
 log = logging.getLogger(__name__)
 
@@ -138,17 +138,7 @@ def augment(
         out_boxes = out_boxes[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32) + np.array(
             [size, 0, size, 0], np.float32
         )
-    return _colour(canvas, rng), out_boxes.astype(np.float32), out_labels
-
-
-def _colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Brightness, contrast and saturation jitter."""
-    x = image.astype(np.float32)
-    grey = x @ np.array([0.299, 0.587, 0.114], np.float32)
-    x = grey[..., None] + (x - grey[..., None]) * rng.uniform(0.5, 1.5)  # saturation
-    x = x.mean() + (x - x.mean()) * rng.uniform(0.7, 1.3)  # contrast
-    x = x * rng.uniform(0.7, 1.3)  # brightness
-    return x.clip(0, 255).astype(np.uint8)
+    return colour_jitter(canvas, rng).astype(np.uint8), out_boxes.astype(np.float32), out_labels
 
 
 def batch_for_step(samples: list[Sample], config: TrainConfig, step: int, negatives: list[Sample] | None = None):
@@ -204,65 +194,38 @@ def train(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr,
     )
-    record: dict = {"steps": 0, "seconds": 0.0, "curve": [], "stopped": "steps", "config": config.to_dict()}
-    state_path = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
-    saved = json.loads((state_path.parent / "record.json").read_text()) if state_path and state_path.exists() else None
-    if saved is not None and saved.get("config") != json.loads(json.dumps(config.to_dict())):
-        log.warning("checkpoint in %s was made with another configuration: starting afresh", state_path.parent)
-        saved = None
-    if saved is not None:
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
+
+    def load(folder: Path) -> None:
+        state = torch.load(folder / "checkpoint.pt", map_location="cpu", weights_only=True)
         net.load_state_dict(state["net"])
         ema.model.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
-        record = saved
-        log.info("resumed at step %d (%.0f s so far)", record["steps"], record["seconds"])
 
-    def save() -> None:
-        if state_path is None:
-            return
-        state_path.parent.mkdir(parents=True, exist_ok=True)
+    def save(folder: Path) -> None:
+        path = folder / "checkpoint.pt"
         state = {"net": net.state_dict(), "ema": ema.model.state_dict(), "optimizer": optimizer.state_dict()}
-        torch.save(state, state_path.with_suffix(".tmp"))
-        state_path.with_suffix(".tmp").replace(state_path)
-        (state_path.parent / "record.json").write_text(json.dumps(record))
+        torch.save(state, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
 
     grid = grids(config.net)
-    net.train()
-    started = time.perf_counter() - record["seconds"]
-    running: dict[str, float] = {}
-    while record["steps"] < config.steps and record["stopped"] != "time budget":
-        step = record["steps"]
-        if step < config.warmup:
-            lr = config.lr * (step + 1) / config.warmup
+
+    def step(i: int) -> dict[str, float]:
+        if i < config.warmup:
+            lr = config.lr * (i + 1) / config.warmup
         else:
-            progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+            progress = (i - config.warmup) / max(1, config.steps - config.warmup)
             lr = float(config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + np.cos(np.pi * progress)))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        images, targets = batch_for_step(samples, config, step, negatives)
+        images, targets = batch_for_step(samples, config, i, negatives)
         loss, parts = detection_loss(net(images), targets, config.net, grid)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
         optimizer.step()
-        ema.update(net, step + 1)
-        running["loss"] = running.get("loss", 0.0) + float(loss.detach())
-        for k, v in parts.items():
-            running[k] = running.get(k, 0.0) + float(v)
-        record["steps"] = step + 1
-        record["seconds"] = time.perf_counter() - started
-        if record["steps"] % config.checkpoint_every == 0 or record["steps"] == config.steps:
-            point = {k: round(v / config.checkpoint_every, 4) for k, v in running.items()}
-            record["curve"].append({"step": record["steps"], "seconds": round(record["seconds"], 1), **point})
-            running = {}
-            log.info("step %d  %.0f s  lr %.2e  %s", record["steps"], record["seconds"], lr, point)
-            save()
-        if stop_after is not None and record["steps"] >= stop_after:
-            save()
-            break
-        if record["seconds"] > config.time_budget_s:
-            record["stopped"] = "time budget"
-            log.warning("time budget reached at step %d", record["steps"])
-            save()
+        ema.update(net, i + 1)
+        return {"loss": float(loss.detach()), **parts, "lr": lr}
+
+    net.train()
+    record = run_steps(config, checkpoint_dir, step, save=save, load=load, stop_after=stop_after)
     return ema.model.eval(), record

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 18
@@ -143,3 +144,11 @@ def value_info(values: Sequence[onnx.ValueInfoProto]) -> list[dict[str, Any]]:
         )
         described.append({"name": value.name, "dtype": dtype, "shape": shape})
     return described
+
+
+def cpu_session(model: onnx.ModelProto, threads: int = 0) -> ort.InferenceSession:
+    """An onnxruntime CPU session on an in-memory model, for parity checks and evaluation at build time."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.enable_cpu_mem_arena = False
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])

@@ -22,6 +22,7 @@ from services import segmentation as service
 from services.timing import median_call_ms
 from services.vision import letterbox
 from training.manifest import ROOT, write_model
+from training.onnx_graph import cpu_session
 from training.segmentation_net import SegTrainConfig, build_unet, train
 from training.vision_data import (
     HELD_OUT_FRACTION,
@@ -59,12 +60,6 @@ def export(model, side: int, metadata: dict[str, str]) -> onnx.ModelProto:
         onnx_model.metadata_props.add(key=key, value=str(value))
     onnx.checker.check_model(onnx_model)
     return onnx_model
-
-
-def session(model: onnx.ModelProto) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.enable_cpu_mem_arena = False
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 def probability(sess: ort.InferenceSession, image: np.ndarray, side: int) -> np.ndarray:
@@ -117,7 +112,7 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
         "intra_op_threads": "0",
     }
     onnx_model = export(model, side, metadata)
-    sess = session(onnx_model)
+    sess = cpu_session(onnx_model)
 
     held_images = [load_rgb(e.image) for e in held_out]
     held_masks = [load_person_mask(e.mask) for e in held_out]

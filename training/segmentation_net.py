@@ -12,10 +12,8 @@ resumed from a checkpoint continues the same sequence.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +25,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import keras
 import tensorflow as tf
+
+from training.resumable import run_steps
+from training.vision_data import colour_jitter
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,7 @@ def batch_for_step(images: list[np.ndarray], masks: list[np.ndarray], config: Se
         crop, crop_mask = canvas[y0 : y0 + c, x0 : x0 + c], target[y0 : y0 + c, x0 : x0 + c]
         if rng.random() < 0.5:
             crop, crop_mask = crop[:, ::-1], crop_mask[:, ::-1]
-        x = crop.astype(np.float32)
-        grey = x @ np.array([0.299, 0.587, 0.114], np.float32)
-        x = grey[..., None] + (x - grey[..., None]) * rng.uniform(0.6, 1.4)
-        x = x.mean() + (x - x.mean()) * rng.uniform(0.7, 1.3)
-        xs[b] = (x * rng.uniform(0.7, 1.3)).clip(0, 255)
+        xs[b] = colour_jitter(crop, rng, saturation=(0.6, 1.4))
         ys[b, ..., 0] = crop_mask
     return xs, ys
 
@@ -144,48 +141,19 @@ def train(
     model = build_unet(config.net)
     optimizer = keras.optimizers.Adam(learning_rate=config.lr)
     model.compile(optimizer=optimizer, loss=bce_dice)
-    record: dict = {"steps": 0, "seconds": 0.0, "curve": [], "stopped": "steps", "config": config.to_dict()}
-    folder = Path(checkpoint_dir) if checkpoint_dir else None
-    saved = json.loads((folder / "record.json").read_text()) if folder and (folder / "record.json").exists() else None
-    if saved is not None and saved.get("config") != json.loads(json.dumps(config.to_dict())):
-        log.warning("checkpoint in %s was made with another configuration: starting afresh", folder)
-        saved = None
-    if saved is not None:
+
+    def load(folder: Path) -> None:
         model.optimizer.build(model.trainable_variables)  # so the checkpoint's optimizer state has a place to go
         model.load_weights(folder / "checkpoint.weights.h5")
-        record = saved
-        log.info("resumed at step %d (%.0f s so far)", record["steps"], record["seconds"])
 
-    def save() -> None:
-        if folder is None:
-            return
-        folder.mkdir(parents=True, exist_ok=True)
+    def save(folder: Path) -> None:
         model.save_weights(folder / "checkpoint.weights.h5")  # weights and the optimizer's state
-        (folder / "record.json").write_text(json.dumps(record))
 
-    started = time.perf_counter() - record["seconds"]
-    running = 0.0
-    while record["steps"] < config.steps and record["stopped"] != "time budget":
-        step = record["steps"]
-        progress = step / config.steps
-        lr = config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + np.cos(np.pi * progress))
+    def step(i: int) -> dict[str, float]:
+        lr = config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + np.cos(np.pi * i / config.steps))
         model.optimizer.learning_rate.assign(lr)
-        xs, ys = batch_for_step(images, masks, config, step)
-        running += float(model.train_on_batch(xs, ys))
-        record["steps"] = step + 1
-        record["seconds"] = time.perf_counter() - started
-        if record["steps"] % config.checkpoint_every == 0 or record["steps"] == config.steps:
-            point = {"step": record["steps"], "seconds": round(record["seconds"], 1)}
-            point["loss"] = round(running / config.checkpoint_every, 4)
-            record["curve"].append(point)
-            running = 0.0
-            log.info("step %d  %.0f s  lr %.2e  loss %.4f", record["steps"], record["seconds"], lr, point["loss"])
-            save()
-        if stop_after is not None and record["steps"] >= stop_after:
-            save()
-            break
-        if record["seconds"] > config.time_budget_s:
-            record["stopped"] = "time budget"
-            log.warning("time budget reached at step %d", record["steps"])
-            save()
+        xs, ys = batch_for_step(images, masks, config, i)
+        return {"loss": float(model.train_on_batch(xs, ys)), "lr": float(lr)}
+
+    record = run_steps(config, checkpoint_dir, step, save=save, load=load, stop_after=stop_after)
     return model, record

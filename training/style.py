@@ -22,6 +22,7 @@ import torch
 
 from services.style import STYLES
 from training.manifest import ROOT, write_model
+from training.onnx_graph import cpu_session
 from training.style_data import (
     BSDS500,
     BSDS_HELD_OUT_SPLIT,
@@ -34,7 +35,6 @@ from training.style_data import (
     photo_paths,
 )
 from training.style_eval import GOALS, JUDGE, contact_sheet, evaluate, export, held_out_photos, onnx_run, parity
-from training.style_eval import session as onnx_session
 from training.style_eval import speed as measure_speed
 from training.style_nets import RandomLossConfig, RandomLossNet, StyleNetConfig, pretrained_vgg16
 from training.style_train import TrainConfig, train
@@ -124,7 +124,7 @@ def build_style(
     metrics = evaluate(model, eval_photos, painting, net_for_loss)
     metrics["export_parity_max_abs"] = float(f"{max_diff:.3g}")
     metrics["speed_512"] = measure_speed(net, model)
-    sess = onnx_session(model)
+    sess = cpu_session(model)
     sheet_photos = eval_photos[:SHEET_PHOTOS]
     outputs = [(onnx_run(sess, p[None])[0] * 255 + 0.5).clip(0, 255).astype(np.uint8) for p in sheet_photos]
     sheet = contact_sheet(

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 from torch.nn import functional as F
 
 from services.timing import median_call_ms
+from training.onnx_graph import cpu_session
 from training.style_data import load_rgb
 from training.style_nets import (
     ExportedStyleNet,
@@ -69,13 +70,6 @@ def export(net: StyleNet, metadata: dict[str, str]) -> onnx.ModelProto:
     return model
 
 
-def session(model: onnx.ModelProto, threads: int = 0) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.enable_cpu_mem_arena = False
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-
-
 def onnx_run(sess: ort.InferenceSession, images: np.ndarray) -> np.ndarray:
     """(N, H, W, 3) uint8 -> (N, H, W, 3) float in [0, 1]; H and W multiples of 4."""
     batch = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
@@ -84,7 +78,7 @@ def onnx_run(sess: ort.InferenceSession, images: np.ndarray) -> np.ndarray:
 
 def parity(net: StyleNet, model: onnx.ModelProto, shapes=((1, 3, 100, 132), (1, 3, 64, 64))) -> float:
     """Max abs difference ONNX vs torch over random inputs of several sizes (dynamic H and W)."""
-    sess = session(model)
+    sess = cpu_session(model)
     worst = 0.0
     generator = torch.Generator().manual_seed(0)
     for shape in shapes:
@@ -133,7 +127,7 @@ def evaluate(
     painting's statistics that the output still has, each layer weighing alike (0 = the painting's statistics).
     """
     judge = RandomLossNet(JUDGE).eval()
-    sess = session(model)
+    sess = cpu_session(model)
     nets = {"training_loss_net": loss_net, "independent_judge": judge}
     errors: dict[str, dict[str, list[torch.Tensor]]] = {name: {"output": [], "photo": []} for name in nets}
     kept = []
@@ -167,7 +161,7 @@ def evaluate(
 def speed(net: StyleNet, model: onnx.ModelProto, side: int = 512, repeats: int = 5) -> dict[str, float]:
     """Median ms for one side x side image: onnxruntime vs PyTorch eager, same process, same weights."""
     x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(1))
-    sess = session(model)
+    sess = cpu_session(model)
     wrapper = ExportedStyleNet(net).eval()
     feed = {INPUT: x.numpy()}
     onnx_ms = median_call_ms(lambda: sess.run([OUTPUT], feed), repeats=repeats)

@@ -8,15 +8,14 @@ step's batch depends only on (seed, step), so a resumed run sees the batches an 
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from training.resumable import run_steps
 from training.style_nets import (
     LossNet,
     RandomLossConfig,
@@ -153,56 +152,28 @@ def train(
     loss_net = (loss_net or make_loss_net(config)).to(device)
     loss = StyleLoss(loss_net, painting, config, photos)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    record: dict = {"steps": 0, "seconds": 0.0, "curve": [], "stopped": "steps", "config": config.to_dict()}
-    state_path = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
-    saved = json.loads((state_path.parent / "record.json").read_text()) if state_path and state_path.exists() else None
-    if saved is not None and saved.get("config") != json.loads(json.dumps(config.to_dict())):
-        log.warning("checkpoint in %s was made with another configuration: starting afresh", state_path.parent)
-        saved = None
-    if saved is not None:
-        state = torch.load(state_path, map_location=device, weights_only=True)
+
+    def load(folder: Path) -> None:
+        state = torch.load(folder / "checkpoint.pt", map_location=device, weights_only=True)
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
-        record = saved
-        log.info("resumed at step %d (%.0f s so far)", record["steps"], record["seconds"])
 
-    def save() -> None:
-        if state_path is None:
-            return
-        state_path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict()}, state_path.with_suffix(".tmp"))
-        state_path.with_suffix(".tmp").replace(state_path)
-        (state_path.parent / "record.json").write_text(json.dumps(record))
+    def save(folder: Path) -> None:
+        path = folder / "checkpoint.pt"
+        torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict()}, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
 
-    net.train()
-    started = time.perf_counter() - record["seconds"]
-    running: dict[str, float] = {}
-    while record["steps"] < config.steps:
-        step = record["steps"]
-        lr = float(config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + np.cos(np.pi * step / config.steps)))
+    def step(i: int) -> dict[str, float]:
+        lr = float(config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + np.cos(np.pi * i / config.steps)))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        content = to_tensor(random_batch(photos, config, step)).to(device)
+        content = to_tensor(random_batch(photos, config, i)).to(device)
         terms = loss(net(content), content)
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         optimizer.step()
-        for k, v in terms.items():
-            running[k] = running.get(k, 0.0) + float(v.detach())
-        record["steps"] = step + 1
-        record["seconds"] = time.perf_counter() - started
-        if record["steps"] % config.checkpoint_every == 0 or record["steps"] == config.steps:
-            point = {k: round(v / config.checkpoint_every, 5) for k, v in running.items()}
-            record["curve"].append({"step": record["steps"], "seconds": round(record["seconds"], 1), **point})
-            running = {}
-            log.info("step %d  %.0f s  %s", record["steps"], record["seconds"], point)
-            save()
-        if stop_after is not None and record["steps"] >= stop_after:
-            save()
-            break
-        if record["seconds"] > config.time_budget_s:
-            record["stopped"] = "time budget"
-            log.warning("time budget reached at step %d", record["steps"])
-            save()
-            break
+        return {k: float(v.detach()) for k, v in terms.items()}
+
+    net.train()
+    record = run_steps(config, checkpoint_dir, step, save=save, load=load, stop_after=stop_after)
     return net.cpu().eval(), record

@@ -193,3 +193,19 @@ def load_person_mask(path: Path) -> np.ndarray:
     """Penn-Fudan instance mask -> (H, W) uint8, 1 where any pedestrian is."""
     with Image.open(path) as image:
         return (np.asarray(image) > 0).astype(np.uint8)
+
+
+def colour_jitter(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    saturation: tuple[float, float] = (0.5, 1.5),
+    contrast: tuple[float, float] = (0.7, 1.3),
+    brightness: tuple[float, float] = (0.7, 1.3),
+) -> np.ndarray:
+    """Saturation, contrast and brightness jitter of an RGB image (in that order); float32 clipped to [0, 255]."""
+    x = image.astype(np.float32)
+    grey = x @ np.array([0.299, 0.587, 0.114], np.float32)
+    x = grey[..., None] + (x - grey[..., None]) * rng.uniform(*saturation)
+    x = x.mean() + (x - x.mean()) * rng.uniform(*contrast)
+    return (x * rng.uniform(*brightness)).clip(0, 255)

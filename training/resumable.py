@@ -1,0 +1,84 @@
+"""The bookkeeping every resumable training run shares, whatever its framework.
+
+A run's folder holds the framework's checkpoint (written and read by the caller's `save` / `load`) and record.json:
+steps done, seconds spent, the loss curve, why it stopped, and the configuration. A checkpoint made under another
+configuration is never resumed. The loop saves every `checkpoint_every` steps, leaves after `stop_after` steps in all
+(as a stopped session would) and stops for good once the time budget is spent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class RunConfig(Protocol):
+    steps: int
+    checkpoint_every: int
+    time_budget_s: float
+
+    def to_dict(self) -> dict: ...
+
+
+def run_steps(
+    config: RunConfig,
+    folder: Path | None,
+    step: Callable[[int], Mapping[str, float]],
+    *,
+    save: Callable[[Path], None],
+    load: Callable[[Path], None],
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Resume from folder when it holds a run of this configuration, then call step(i) until done; returns the record.
+
+    step(i) trains step i and returns the figures to average into the curve (its losses, and the learning rate
+    under "lr", which is logged but not averaged). save(folder) / load(folder) write / restore the framework state.
+    """
+    record: dict[str, Any] = {"steps": 0, "seconds": 0.0, "curve": [], "stopped": "steps", "config": config.to_dict()}
+    record_path = Path(folder) / "record.json" if folder is not None else None
+    saved = json.loads(record_path.read_text()) if record_path is not None and record_path.exists() else None
+    if saved is not None and saved.get("config") != json.loads(json.dumps(config.to_dict())):
+        log.warning("checkpoint in %s was made with another configuration: starting afresh", folder)
+        saved = None
+    if saved is not None:
+        load(Path(folder))
+        record = saved
+        log.info("resumed at step %d (%.0f s so far)", record["steps"], record["seconds"])
+
+    def checkpoint() -> None:
+        if record_path is None:
+            return
+        record_path.parent.mkdir(parents=True, exist_ok=True)
+        save(record_path.parent)
+        record_path.write_text(json.dumps(record))
+
+    started = time.perf_counter() - record["seconds"]
+    running: dict[str, float] = {}
+    while record["steps"] < config.steps and record["stopped"] != "time budget":
+        figures = dict(step(record["steps"]))
+        lr = figures.pop("lr", None)
+        for k, v in figures.items():
+            running[k] = running.get(k, 0.0) + float(v)
+        record["steps"] += 1
+        record["seconds"] = time.perf_counter() - started
+        if record["steps"] % config.checkpoint_every == 0 or record["steps"] == config.steps:
+            point = {k: round(v / config.checkpoint_every, 5) for k, v in running.items()}
+            record["curve"].append({"step": record["steps"], "seconds": round(record["seconds"], 1), **point})
+            running = {}
+            rate = f"  lr {lr:.2e}" if lr is not None else ""
+            log.info("step %d  %.0f s%s  %s", record["steps"], record["seconds"], rate, point)
+            checkpoint()
+        if stop_after is not None and record["steps"] >= stop_after:
+            checkpoint()
+            break
+        if record["seconds"] > config.time_budget_s:
+            record["stopped"] = "time budget"
+            log.warning("time budget reached at step %d", record["steps"])
+            checkpoint()
+    return record
