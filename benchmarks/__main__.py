@@ -1,4 +1,8 @@
-"""`python -m benchmarks <demo>`: print a demo's quality and speed figures next to their goals."""
+"""`python -m benchmarks <demo>`: print a demo's quality and speed figures next to their goals.
+
+`python -m benchmarks portal`: the server's cost per page view and its memory, every demo page in a real browser.
+The demos come from the registry (services/catalog.py): module benchmarks.<demo> must define run(data_dir, repeats).
+"""
 
 from __future__ import annotations
 
@@ -7,26 +11,20 @@ import importlib
 import sys
 from pathlib import Path
 
+from services.catalog import SLUGS, find
 from services.settings import load_settings
 
-BENCHMARKS = {
-    "books": "benchmarks.books",
-    "detection": "benchmarks.detection",
-    "housing": "benchmarks.housing",
-    "segmentation": "benchmarks.segmentation",
-    "style": "benchmarks.style",
-    "textgen": "benchmarks.textgen",
-    "toxicity": "benchmarks.toxicity",
-}
+PORTAL = "portal"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("demo", choices=sorted(BENCHMARKS))
+    parser.add_argument("demo", choices=(*SLUGS, PORTAL))
     parser.add_argument("--data-dir", type=Path, default=load_settings().data_dir)
     parser.add_argument("--repeats", type=int, default=50, help="timed runs per measurement (the median is shown)")
     args = parser.parse_args(argv)
-    importlib.import_module(BENCHMARKS[args.demo]).run(data_dir=args.data_dir, repeats=args.repeats)
+    name = f"benchmarks.{PORTAL}" if args.demo == PORTAL else find(args.demo).benchmark_module
+    importlib.import_module(name).run(data_dir=args.data_dir, repeats=args.repeats)
     return 0
 
 

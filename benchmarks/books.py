@@ -11,9 +11,9 @@ from benchmarks.common import Row, median_ms, print_table
 from services import books
 from services.registry import LoadedModel, Registry
 from services.settings import load_settings
-from training import recsys
-from training.books import CONFIG, SETTINGS, evaluate_setting, load_ratings, rating_matrix, setting_matrix
-from training.books_export import parity, title_factors
+from training.books import recsys
+from training.books.build import CONFIG, SETTINGS, evaluate_setting, load_ratings, rating_matrix, setting_matrix
+from training.books.export import parity, title_factors
 
 
 def run(data_dir: Path, repeats: int) -> None:

@@ -18,12 +18,12 @@ from services.registry import Registry
 from services.samples import SAMPLES, load_sample
 from services.settings import load_settings
 from services.vision import letterbox
-from training.detection import GOALS, evaluate_yolox, examples
-from training.detection_eval import AP_SCORE, OPERATING_NMS, evaluate, mean_ap
-from training.detection_export import torch_detect
-from training.detection_net import DetectorConfig, from_onnx
-from training.style_nets import config_from_json
-from training.vision_data import CLASSES
+from training.common.vision_data import CLASSES
+from training.detection.build import GOALS, evaluate_yolox, examples
+from training.detection.evaluate import AP_SCORE, OPERATING_NMS, evaluate, mean_ap
+from training.detection.export import torch_detect
+from training.detection.net import DetectorConfig, from_onnx
+from training.style.net import config_from_json
 
 
 def _quality(registry: Registry, data_dir: Path) -> tuple[dict, str]:

@@ -10,7 +10,7 @@ from benchmarks.common import Row, median_ms, print_table
 from services import housing
 from services.registry import Registry
 from services.settings import load_settings
-from training.housing import evaluate, fit_pipeline, load_split
+from training.housing.build import evaluate, fit_pipeline, load_split
 
 
 def run(data_dir: Path, repeats: int) -> None:

@@ -13,9 +13,10 @@ from services.registry import Registry
 from services.samples import SAMPLES, load_sample
 from services.settings import load_settings
 from services.vision import letterbox
-from training.segmentation import GOALS, SEG_CONFIG, scores
-from training.segmentation_net import build_unet
-from training.vision_data import load_person_mask, load_rgb, locate_penn_fudan, penn_fudan_examples, split
+from training.common.images import load_rgb
+from training.common.vision_data import load_person_mask, locate_penn_fudan, penn_fudan_examples, split
+from training.segmentation.build import GOALS, SEG_CONFIG, scores
+from training.segmentation.net import build_unet
 
 
 def _quality(registry: Registry, data_dir: Path) -> tuple[dict, str]:

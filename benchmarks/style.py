@@ -15,9 +15,11 @@ from benchmarks.common import Row, interleaved, median_ms, print_table
 from services import style
 from services.registry import Registry
 from services.settings import load_settings
-from training.style_data import BSDS_HELD_OUT_SPLIT, PAINTINGS, load_rgb, locate_paintings, locate_photos, photo_paths
-from training.style_eval import GOALS, evaluate, held_out_photos
-from training.style_nets import (
+from training.common.bsds import BSDS_HELD_OUT_SPLIT, locate_photos, photo_paths
+from training.common.images import load_rgb
+from training.style.data import PAINTINGS, locate_paintings
+from training.style.evaluate import GOALS, evaluate, held_out_photos
+from training.style.net import (
     ExportedStyleNet,
     RandomLossConfig,
     RandomLossNet,

@@ -11,10 +11,10 @@ from benchmarks.common import Row, print_table
 from services import textgen
 from services.registry import Registry
 from services.settings import load_settings
-from training import textgen_keras as tk
-from training.textgen import BUILD, SHAKESPEARE_CONFIG
-from training.textgen_data import dinosaur_names, shakespeare
-from training.textgen_eval import GOALS, NATS_ANCHORS, names_loss, novelty, sampling_rate, step_timings, stream_loss
+from training.textgen import net as tk
+from training.textgen.build import BUILD, SHAKESPEARE_CONFIG
+from training.textgen.data import dinosaur_names, shakespeare
+from training.textgen.evaluate import GOALS, NATS_ANCHORS, names_loss, novelty, sampling_rate, step_timings, stream_loss
 
 GENERATE_CHARS = 1_000
 

@@ -11,8 +11,8 @@ from benchmarks.common import Row, median_ms, print_table
 from services import toxicity
 from services.registry import Registry
 from services.settings import load_settings
-from training.toxicity_data import davidson, olid
-from training.toxicity_eval import evaluate, f1_drops
+from training.toxicity.data import davidson, olid
+from training.toxicity.evaluate import evaluate, f1_drops
 
 BATCH = 1000
 
@@ -82,7 +82,7 @@ def _quality(registry: Registry, corpora: dict, recorded: dict) -> list[Row]:
 
 
 def _speed(registry: Registry, texts: list[str], repeats: int) -> list[Row]:
-    from training.toxicity_encoder import sentence_transformer
+    from training.toxicity.encoder import sentence_transformer
 
     models = toxicity.load(registry)
     one_ms = median_ms(lambda: toxicity.classify(texts[0], registry=registry), repeats=repeats)

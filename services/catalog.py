@@ -1,4 +1,11 @@
-"""The demos the portal offers: what each does, its page, its models and its headline metric."""
+"""The demo registry: the one list of the portal's demos. Everything else derives from it.
+
+A demo is a unit of six files named by its slug: its page (app_pages/<slug>.py), its service
+(services/<slug>.py), its training package (training/<slug>/, built by `python -m training <slug>`), its benchmark
+(benchmarks/<slug>.py, run by `python -m benchmarks <slug>`), its tests (tests/<slug>/) and its README section.
+Home's gallery and navigation, both command lines and the tests all read DEMOS; tests/test_demo_registry.py fails
+when a demo lacks one of its parts.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,27 @@ class Demo:
     @property
     def page(self) -> str:
         return f"app_pages/{self.slug}.py"
+
+    @property
+    def service_module(self) -> str:
+        return f"services.{self.slug}"
+
+    @property
+    def training_module(self) -> str:
+        """The module whose build() makes the demo's models (and add_arguments(), its own options, if any)."""
+        return f"training.{self.slug}.build"
+
+    @property
+    def benchmark_module(self) -> str:
+        return f"benchmarks.{self.slug}"
+
+    @property
+    def tests_dir(self) -> str:
+        return f"tests/{self.slug}"
+
+    @property
+    def readme_heading(self) -> str:
+        return f"## {self.title} (`{self.slug}`)"
 
     @property
     def rebuild(self) -> str:
@@ -111,6 +139,15 @@ DEMOS: tuple[Demo, ...] = (
 )
 
 SECTIONS = ("Tabular", "Text", "Vision")
+SLUGS = tuple(demo.slug for demo in DEMOS)
+
+
+def find(slug: str) -> Demo:
+    """The demo with this slug; ValueError names the known ones."""
+    for demo in DEMOS:
+        if demo.slug == slug:
+            return demo
+    raise ValueError(f"unknown demo {slug!r}; choose one of {', '.join(SLUGS)}.")
 
 
 def demo_status(demo: Demo, registry: Registry) -> DemoStatus:

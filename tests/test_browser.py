@@ -17,7 +17,7 @@ import pytest
 
 from services.catalog import DEMOS
 from services.settings import ROOT
-from tests.test_app import GOOD_CSV
+from tests.housing.test_app import GOOD_CSV
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM_FLAGS = [

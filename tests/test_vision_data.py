@@ -6,10 +6,11 @@ import pytest
 
 from services import detection, segmentation
 from services.registry import Registry
-from tests.conftest import require_data
-from training import vision_data
-from training.detection_eval import AP_SCORE, OPERATING_NMS, evaluate, mean_ap
-from training.segmentation import scores
+from tests.helpers import require_data
+from training.common import vision_data
+from training.common.images import load_rgb
+from training.detection.evaluate import AP_SCORE, OPERATING_NMS, evaluate, mean_ap
+from training.segmentation.build import scores
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
@@ -64,7 +65,7 @@ def test_committed_detector_reproduces_its_held_out_figures(datasets, committed_
 def test_committed_unet_reproduces_its_held_out_figures(datasets, committed_registry: Registry) -> None:
     penn, _ = datasets
     held_out = vision_data.split(penn)[1]
-    predicted = [segmentation.segment(vision_data.load_rgb(e.image), committed_registry).mask for e in held_out]
+    predicted = [segmentation.segment(load_rgb(e.image), committed_registry).mask for e in held_out]
     measured = scores(predicted, [vision_data.load_person_mask(e.mask) for e in held_out])
     recorded = committed_registry.entry(segmentation.KEY)["metrics"]["held_out"]
     assert measured == pytest.approx(recorded, abs=2e-3)
@@ -72,8 +73,8 @@ def test_committed_unet_reproduces_its_held_out_figures(datasets, committed_regi
 
 
 def test_the_person_free_background_list_is_reproduced(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    from tests.test_detection import require_yolox
-    from training import detection as build
+    from tests.helpers import require_yolox
+    from training.detection import build
 
     root = require_data("bsds500/images").parent.parent
     shared = require_yolox()

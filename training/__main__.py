@@ -1,4 +1,9 @@
-"""`python -m training <demo>`: rebuild one demo's models and their manifest entries."""
+"""`python -m training <demo> [options]`: rebuild one demo's models and their manifest entries.
+
+The demos come from the registry (services/catalog.py): module training.<demo>.build must define
+build(data_dir, models_dir, *, download, **options), and may define add_arguments(parser) for options of its own
+(e.g. style's --loss-net). Nothing user-supplied is imported: the demo must be one of the registry's slugs.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +13,36 @@ import logging
 import sys
 from pathlib import Path
 
+from services.catalog import SLUGS, find
 from services.settings import load_settings
 
-# The demos that can be built, and the module that builds each (a fixed table: nothing user-supplied is imported).
-DEMOS = {
-    "books": "training.books",
-    "detection": "training.detection",
-    "housing": "training.housing",
-    "segmentation": "training.segmentation",
-    "style": "training.style",
-    "textgen": "training.textgen",
-    "toxicity": "training.toxicity",
-}
+COMMON = {"demo", "data_dir", "models_dir", "download"}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser(demo_help: str, *, add_help: bool = True) -> argparse.ArgumentParser:
     settings = load_settings()
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    parser.add_argument("demo", choices=sorted(DEMOS), help="which demo's models to build")
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__, add_help=add_help)
+    parser.add_argument("demo", choices=SLUGS, help=demo_help)
     parser.add_argument("--data-dir", type=Path, default=settings.data_dir, help="datasets folder (PORTAL_DATA_DIR)")
     parser.add_argument("--models-dir", type=Path, default=settings.models_dir, help="where artifacts go")
     parser.add_argument(
         "--download", action="store_true", help="fetch missing datasets from their public sources (needs internet)"
     )
-    parser.add_argument(
-        "--loss-net",
-        choices=("random", "vgg16"),
-        default="random",
-        help="style only: the loss network (vgg16 needs torchvision's ImageNet weights; --download fetches them)",
-    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not [a for a in argv if a in SLUGS]:  # no demo named: the general help, or argparse's message
+        _parser("which demo's models to build").parse_args(argv)
+    known, _ = _parser("which demo's models to build", add_help=False).parse_known_args(argv)
+    module = importlib.import_module(find(known.demo).training_module)
+    parser = _parser(f"which demo's models to build ({known.demo}'s own options follow)")
+    if hasattr(module, "add_arguments"):
+        module.add_arguments(parser.add_argument_group(f"{known.demo} only"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    module = importlib.import_module(DEMOS[args.demo])
-    options = {"loss_net": args.loss_net} if args.demo == "style" else {}
-    if args.loss_net != "random" and not options:
-        parser.error("--loss-net applies to the style demo only")
+    options = {name: value for name, value in vars(args).items() if name not in COMMON}
     module.build(data_dir=args.data_dir, models_dir=args.models_dir, download=args.download, **options)
     return 0
 

@@ -1,0 +1,174 @@
+"""services/detection.py: both detectors, thresholds, bad input, and YOLOX-Nano's download and checks."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+from services import detection
+from services.errors import InvalidInputError, ModelUnavailableError
+from services.registry import Registry
+from services.samples import load_sample
+from tests.helpers import require_yolox, vision_models_copy
+
+
+@pytest.fixture
+def no_yolox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Empty weights and cache folders: YOLOX-Nano is nowhere."""
+    monkeypatch.setenv("PORTAL_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("PORTAL_CACHE_DIR", str(tmp_path / "cache"))
+    detection._yolox_session.cache_clear()
+    return tmp_path
+
+
+def test_own_yolo_finds_the_astronaut_and_maps_boxes_to_the_photo(committed_registry: Registry) -> None:
+    photo = load_sample("astronaut")
+    found = detection.detect(photo, detection.OWN, registry=committed_registry)
+    assert found.names == ("person", "raccoon") and found.model == detection.OWN
+    assert found.counts().get("person", 0) >= 1
+    best = found.boxes[0]
+    assert (found.boxes[:, :2] >= 0).all() and (found.boxes[:, 2] <= 512).all() and (found.boxes[:, 3] <= 512).all()
+    assert best[2] - best[0] > 100 and best[3] - best[1] > 150  # she fills much of the photo
+    assert (np.diff(found.scores) <= 0).all() and (found.scores >= 0.3).all()
+    assert found.ms > 0 and found.provider == "CPUExecutionProvider"
+
+
+def test_thresholds_change_what_is_returned(committed_registry: Registry) -> None:
+    photo = load_sample("coffee")
+    low = detection.detect(photo, detection.OWN, confidence=0.05, iou=0.9, registry=committed_registry)
+    high = detection.detect(photo, detection.OWN, confidence=0.9, iou=0.9, registry=committed_registry)
+    assert len(high) <= len(low)
+    assert (low.scores >= 0.05).all() and (high.scores >= 0.9).all()
+    strict = detection.detect(photo, detection.OWN, confidence=0.05, iou=0.1, registry=committed_registry)
+    assert len(strict) <= len(low)
+
+
+def test_detections_filter_and_count() -> None:
+    found = detection.Detections(
+        boxes=np.array([[0, 0, 1, 1], [0, 0, 2, 2], [0, 0, 3, 3]], np.float32),
+        scores=np.array([0.9, 0.8, 0.7], np.float32),
+        classes=np.array([1, 0, 1]),
+        names=("person", "raccoon"),
+        model=detection.OWN,
+        provider="CPUExecutionProvider",
+        ms=1.0,
+    )
+    assert found.counts() == {"raccoon": 2, "person": 1}
+    assert found.only(["raccoon"]).labels() == ["raccoon", "raccoon"]
+    assert len(found.only([])) == 0
+    annotated = detection.annotate(np.zeros((20, 20, 3), np.uint8), found)
+    assert annotated.shape == (20, 20, 3) and annotated.any()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"confidence": 0.0}, "confidence must be between 0 and 1"),
+        ({"confidence": 1.5}, "confidence must be between 0 and 1"),
+        ({"iou": 0.0}, "IoU threshold must be in"),
+        ({"model": "yolov99"}, "unknown detector 'yolov99'"),
+    ],
+)
+def test_bad_options_are_refused_with_a_clear_message(kwargs: dict, message: str, committed_registry: Registry) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        detection.detect(load_sample("chelsea"), registry=committed_registry, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((10, 200, 3), np.uint8), "200x10 pixels; detection needs at least 16"),
+        (np.zeros((50, 50), np.uint8), "expected an RGB image"),
+        (np.zeros((50, 50, 3), np.float32), "expected an RGB image"),
+        ("photo.jpg", "expected an RGB image"),
+    ],
+)
+def test_bad_images_are_refused_with_a_clear_message(image, message: str, committed_registry: Registry) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        detection.detect(image, registry=committed_registry)
+
+
+def test_a_broken_own_model_breaks_only_itself(tmp_path: Path) -> None:
+    broken = tmp_path / "models"
+    vision_models_copy(broken)
+    (broken / "detection" / "own_yolo.onnx").write_bytes(b"garbage")
+    registry = Registry(broken, ("CPUExecutionProvider",))
+    with pytest.raises(ModelUnavailableError, match="python -m training detection"):
+        detection.detect(load_sample("astronaut"), registry=registry)
+    status = detection.models_status(registry)
+    assert status[detection.OWN] and "python -m training detection" in status[detection.OWN]
+
+
+def test_yolox_finds_the_cat_and_the_cup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    shared = require_yolox()
+    monkeypatch.setenv("PORTAL_WEIGHTS_DIR", str(shared.parent.parent))
+    monkeypatch.setenv("PORTAL_CACHE_DIR", str(tmp_path / "empty_cache"))
+    assert detection.yolox_path() == shared
+    assert detection.detect(load_sample("chelsea"), detection.YOLOX).counts() == {"cat": 1}
+    cup = detection.detect(load_sample("coffee"), detection.YOLOX)
+    assert "cup" in cup.counts() and len(cup.names) == 80
+    person = detection.detect(load_sample("astronaut"), detection.YOLOX)
+    assert person.labels()[0] == "person"
+
+
+def test_missing_yolox_says_how_to_get_it(no_yolox: Path) -> None:
+    with pytest.raises(ModelUnavailableError, match=r"Download them .* from https://github.com/Megvii-BaseDetection"):
+        detection.detect(load_sample("chelsea"), detection.YOLOX)
+    assert detection.models_status()[detection.YOLOX]
+
+
+def test_a_yolox_file_with_another_digest_is_refused(no_yolox: Path) -> None:
+    fake = no_yolox / "cache" / "yolox_nano.onnx"
+    fake.parent.mkdir(parents=True)
+    fake.write_bytes(b"not the release")
+    with pytest.raises(ModelUnavailableError, match="not a recorded YOLOX-Nano file"):
+        detection.yolox_path()
+
+
+class _Response(io.BytesIO):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        return False
+
+
+def test_download_keeps_only_a_file_with_a_recorded_digest(no_yolox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(detection.urllib.request, "urlopen", lambda url, timeout: _Response(b"tampered"))
+    with pytest.raises(ModelUnavailableError, match="not the recorded release; not kept"):
+        detection.download_yolox()
+    assert not (no_yolox / "cache" / "yolox_nano.onnx").exists()
+
+    def offline(url, timeout):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(detection.urllib.request, "urlopen", offline)
+    with pytest.raises(ModelUnavailableError, match=r"could not download YOLOX-Nano .*network unreachable"):
+        detection.download_yolox()
+
+    content = b"a release stand-in"
+    monkeypatch.setitem(detection.YOLOX_WEIGHTS.digests, hashlib.sha256(content).hexdigest(), "test stand-in")
+    seen = []
+    monkeypatch.setattr(
+        detection.urllib.request, "urlopen", lambda url, timeout: seen.append(url) or _Response(content)
+    )
+    path = detection.download_yolox()
+    assert path == no_yolox / "cache" / "yolox_nano.onnx" and path.read_bytes() == content
+    assert seen == [detection.YOLOX_WEIGHTS.url]
+    assert detection.yolox_path() == path
+
+
+def test_contract_check_refuses_a_model_of_another_shape() -> None:
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 320, 320])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 320, 320])
+    graph = helper.make_graph([helper.make_node("Identity", ["images"], ["output"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    with pytest.raises(ModelUnavailableError, match=r"takes images \[1, 3, 320, 320\].*\[1, 3549, 85\] is expected"):
+        detection.check_contract(session, detection.YOLOX_WEIGHTS)

@@ -1,0 +1,64 @@
+"""Helpers the tests share: open the portal in an AppTest, find the data, skip (or fail in CI) when an optional
+path is absent, copy model folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services.catalog import DEMOS
+from services.settings import ROOT, load_settings
+
+MODELS_DIR = ROOT / "models"
+
+
+def open_app(monkeypatch: pytest.MonkeyPatch, page: str | None = None, models_dir: Path | None = None) -> AppTest:
+    """An AppTest of the portal on the CPU, optionally on another models folder; run and switched to
+    app_pages/<page>.py when a page is named (Home.py's st.navigation stays in charge, as in a browser)."""
+    monkeypatch.setenv("PORTAL_PROVIDERS", "cpu")
+    if models_dir is not None:
+        monkeypatch.setenv("PORTAL_MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60)
+    if page is not None:
+        at.run()
+        at.switch_page(f"app_pages/{page}.py").run()
+    return at
+
+
+def data_dir() -> Path:
+    return load_settings().data_dir
+
+
+def require_path(path: Path, reason: str) -> Path:
+    """The path, or a skip saying why it is needed (a failure where PORTAL_REQUIRE_DATA=1, as in CI)."""
+    if not path.exists():
+        if os.environ.get("PORTAL_REQUIRE_DATA") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def require_data(relative: str) -> Path:
+    """The dataset file, or a skip (a failure where PORTAL_REQUIRE_DATA=1, as in CI)."""
+    path = data_dir() / relative
+    return require_path(path, f"{path} is absent: point PORTAL_DATA_DIR at the datasets folder (../shared/data)")
+
+
+def vision_models_copy(folder: Path) -> Path:
+    """A copy of the committed models folder (the whole manifest) with the detection and segmentation artifacts only,
+    for breaking one of them; the other demos' folders (from the registry) are left out."""
+    others = [demo.slug for demo in DEMOS if demo.slug not in ("detection", "segmentation")]
+    shutil.copytree(MODELS_DIR, folder, ignore=shutil.ignore_patterns(*others))
+    return folder
+
+
+SHARED_YOLOX = data_dir().parent / "weights" / "yolox_nano" / "yolox_nano.onnx"
+
+
+def require_yolox() -> Path:
+    """The YOLOX-Nano copy beside the project, or a skip (a failure where PORTAL_REQUIRE_DATA=1, as in CI)."""
+    return require_path(SHARED_YOLOX, f"{SHARED_YOLOX} is absent: the YOLOX-Nano tests need ../shared/weights")

@@ -1,0 +1,126 @@
+"""AppTest runs of the style-transfer page, driven by widget key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services import style
+from tests.helpers import open_app
+
+
+def _page(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> AppTest:
+    return open_app(monkeypatch, "style", models_dir)
+
+
+def _images(at: AppTest) -> list:
+    return list(at.get("image"))
+
+
+def _captions(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def test_style_page_restyles_the_sample_and_offers_a_png(monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path) -> None:
+    at = _page(monkeypatch, tiny_style_dir)
+    assert not at.exception
+    assert at.radio(key="style_choice").options == [
+        "Starry Night",
+        "Great Wave",
+        "The Scream",
+        "Composition Vii",
+        "Shipwreck",
+    ]
+    assert at.radio(key="style_source").value == "Sample photo"
+    # 5 thumbnails + the photo + the result
+    assert len(_images(at)) == len(style.STYLES) + 2
+    text = _captions(at)
+    assert "Astronaut Eileen Collins. NASA Great Images database" in text and "public domain" in text
+    assert "512×512 px" in text and "ms on CPUExecutionProvider" in text
+    downloads = at.get("download_button")
+    assert len(downloads) == 1 and "Download PNG" in downloads[0].proto.label
+
+
+def test_style_page_controls_change_the_result_without_errors(
+    monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path
+) -> None:
+    at = _page(monkeypatch, tiny_style_dir)
+    at.radio(key="style_choice").set_value("great_wave").run()
+    at.selectbox(key="style_sample").set_value("coffee").run()
+    assert "600×400 px" in _captions(at)
+    at.select_slider(key="style_side").set_value(256).run()
+    assert "256×171 px (scaled down from 600×400)" in _captions(at)
+    at.slider(key="style_strength").set_value(0.4).run()
+    at.toggle(key="style_keep_colours").set_value(True).run()
+    assert not at.exception and not at.error
+    assert len(_images(at)) == len(style.STYLES) + 2
+
+
+def test_style_page_asks_for_a_photo_when_upload_is_empty(
+    monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path
+) -> None:
+    at = _page(monkeypatch, tiny_style_dir)
+    at.radio(key="style_source").set_value("Upload").run()
+    assert not at.exception
+    assert any("Upload a photo or take one" in i.value for i in at.info)
+    assert len(_images(at)) == len(style.STYLES)  # thumbnails only
+    at.radio(key="style_source").set_value("Camera").run()
+    assert not at.exception and any("Upload a photo or take one" in i.value for i in at.info)
+
+
+def test_style_page_with_a_broken_style_keeps_the_others(
+    monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path, tmp_path: Path
+) -> None:
+    models = Path(shutil.copytree(tiny_style_dir, tmp_path / "models"))
+    (models / "style" / "the_scream.onnx").write_bytes(b"broken")
+    at = _page(monkeypatch, models)
+    assert not at.exception
+    assert "The Scream" not in at.radio(key="style_choice").options
+    assert len(at.radio(key="style_choice").options) == len(style.STYLES) - 1
+    assert any("python -m training style" in c.value for c in at.caption)
+    assert len(_images(at)) == len(style.STYLES) + 1  # 4 thumbnails + photo + result
+
+
+def test_style_page_with_no_styles_shows_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    at = _page(monkeypatch, tmp_path / "models")
+    assert not at.exception
+    assert "No style network could be loaded" in at.error[0].value and "python -m training" in at.error[0].value
+
+
+def test_style_page_model_card_shows_the_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _page(monkeypatch)
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Loss network." in text and "random" in text and "How the loss network was chosen" in text
+    assert "Held-out figures" in text and "at least 1.3× PyTorch eager" in text
+    table = at.dataframe[0].value
+    assert len(table) == len(style.STYLES) and "The Starry Night" in set(table["style"])
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 80, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_style_page_restyles_an_upload_and_explains_a_bad_file(
+    monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path
+) -> None:
+    at = _page(monkeypatch, tiny_style_dir)
+    at.radio(key="style_source").set_value("Upload").run()
+    at.file_uploader(key="style_upload").set_value(("photo.png", _png(120, 90), "image/png")).run()
+    assert not at.exception and not at.error
+    assert "120×90 px" in _captions(at) and len(at.get("download_button")) == 1
+    at.file_uploader(key="style_upload").set_value(("photo.png", b"not an image", "image/png")).run()
+    assert not at.exception
+    assert "not an image this portal can read" in at.error[0].value
+    at.file_uploader(key="style_upload").set_value(("tiny.png", _png(20, 20), "image/png")).run()
+    assert "needs at least 32 pixels on each side" in at.error[0].value
