@@ -13,7 +13,7 @@ import pytest
 from services.books import MODEL_KEY, SIMILAR_KEY
 from services.registry import sha256_file
 from tests.books.conftest import synthetic_ratings
-from tests.helpers import require_data
+from tests.helpers import MODELS_DIR, require_data
 from training.books import recsys
 from training.books.build import load_ratings, rating_matrix
 from training.books.export import parity, recommender_graph, similar_graph, title_factors
@@ -112,7 +112,7 @@ def test_committed_recommender_matches_numpy_on_every_real_reader() -> None:
     """The committed graph against a numpy fold-in with its own factors, for all 810 readers of the data."""
     path = require_data("book_crossing/final_ratings_u200_b50.csv.gz")
     matrix, titles = rating_matrix(load_ratings(path.parent.parent))
-    models = Path(__file__).parent.parent / "models"
+    models = MODELS_DIR
     entry = json.loads((models / "manifest.json").read_text())["models"][MODEL_KEY]
     assert json.loads((models / entry["sidecars"]["catalog"]["file"]).read_text())["title"] == titles
     model = onnx.load(models / entry["file"])

@@ -14,7 +14,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from services.housing import MODEL_KEY, TARGET, predict_with
 from services.registry import sha256_file
 from tests.conftest import synthetic_districts
-from tests.helpers import require_data
+from tests.helpers import MODELS_DIR, require_data
 from training.common.onnx_graph import GraphBuilder, hgb_regressor
 from training.housing.build import CONFIG, HousingFeatures, fit_pipeline, split, stable_smallest, to_onnx
 
@@ -96,7 +96,7 @@ def test_committed_model_reproduces_from_the_real_data() -> None:
     train, test = split(pd.read_csv(path))
     features, model = fit_pipeline(train)
     expected = model.predict_interval(features.transform(test))
-    served = predict_with((Path(__file__).parent.parent / "models/housing/price.onnx").read_bytes(), test)
+    served = predict_with((MODELS_DIR / "housing/price.onnx").read_bytes(), test)
     np.testing.assert_allclose(np.vstack(served), np.vstack(expected), rtol=0, atol=1.0)
     rmse = float(np.sqrt(np.mean((served[0] - test[TARGET].to_numpy()) ** 2)))
     assert rmse < 40_000

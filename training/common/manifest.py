@@ -12,6 +12,7 @@ from typing import Any
 
 import onnx
 
+from services.cards import read_card
 from training.common.onnx_graph import value_info
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,13 @@ def write_model(
     data: dict[str, Any],
     sidecars: dict[str, Any] | None = None,
     card: dict[str, Any] | None = None,
+    card_type: type | None = None,
 ) -> dict[str, Any]:
     """Write models/<key>.onnx, its JSON sidecars, and its manifest entry; returns the entry.
 
     The ONNX metadata_props (set by the builder) are copied into the entry so the registry can check that
-    file and manifest agree at load.
+    file and manifest agree at load. card_type: the demo's typed model card (services/cards.py); the entry must
+    read back as that card, or nothing is written (a page would otherwise meet the drift at run time).
     """
     models_dir = Path(models_dir)
     file = f"{key}.onnx"
@@ -79,6 +82,8 @@ def write_model(
         git_commit=git_commit(),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
+    if card_type is not None:
+        read_card(card_type, entry)  # CardError names the missing value
     _update_manifest(models_dir / "manifest.json", key, entry)
     log.info("wrote %s (%d bytes, sha256 %s)", models_dir / file, entry["size"], entry["sha256"][:12])
     return entry

@@ -1,0 +1,57 @@
+"""The page scaffold every demo page is built on: title from the registry, load-or-stop with the rebuild command,
+the caption line, one way to show a PortalError, and the About tab's artifact facts.
+
+A page reads:  demo = start("housing") -> model = load_or_stop(demo, housing.load) -> caption(...) -> tabs ->
+widgets -> guard -> service call -> render (show_error on PortalError) -> with about_tab: card + about(models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import streamlit as st
+
+from services.catalog import Demo, find
+from services.errors import InvalidInputError, PortalError
+from services.registry import LoadedModel
+from ui.components import artifact_facts
+from ui.components import caption as caption
+
+T = TypeVar("T")
+
+
+def start(slug: str) -> Demo:
+    """The page's demo from the registry, its title written."""
+    demo = find(slug)
+    st.title(demo.title)
+    return demo
+
+
+def show_error(err: PortalError, *, what: str = "") -> None:
+    """The one way a page shows a PortalError: bad input as a warning (the user can fix it), the rest as an error."""
+    message = f"{what} {err}".strip()
+    if isinstance(err, InvalidInputError):
+        st.warning(message, icon=":material/warning:")
+    else:
+        st.error(message, icon=":material/error:")
+
+
+def load_or_stop(demo: Demo, load: Callable[[], T]) -> T:
+    """What load() returns; when it raises a PortalError, the reason and the rebuild command, then the page stops
+    (a broken model breaks its own demo only)."""
+    try:
+        return load()
+    except PortalError as err:
+        st.error(f"The {demo.title.lower()} model could not be loaded. {err}", icon=":material/error:")
+        st.caption(f"Rebuild it with `{demo.rebuild}`.")
+        st.stop()
+        raise  # st.stop() raises; this keeps type checkers and readers sure nothing follows
+
+
+def about(models: Sequence[LoadedModel], latency_ms: float | None = None) -> None:
+    """The artifact facts (data, licence, size, checksum, provider, build) of each of the page's models."""
+    for model in models:
+        if len(models) > 1:
+            st.markdown(f"**`{model.key}`**")
+        artifact_facts(model, latency_ms if model is models[0] else None)
