@@ -12,23 +12,17 @@ from services import detection
 from services.errors import PortalError
 from services.registry import default_registry
 from services.vision import to_png
-from ui.components import artifact_facts, caption
+from ui.detection_card import detection_card
 from ui.photo_input import choose_photo
-from ui.vision_cards import detection_card
+from ui.scaffold import about, caption, show_error, start
 
-LABELS = {detection.OWN: "Our YOLO (person, raccoon)", detection.YOLOX: "YOLOX-Nano (COCO, 80 classes)"}
+LABELS = {name: detector.title for name, detector in detection.DETECTORS.items()}
 
 
 @st.cache_data(max_entries=24, show_spinner=False)
 def _detect(photo: np.ndarray, model: str, confidence: float, iou: float, version: str) -> detection.Detections:
     del version  # part of the cache key only: new weights, new answers
     return detection.detect(photo, model, confidence=confidence, iou=iou)
-
-
-def _version(model: str) -> str:
-    if model == detection.YOLOX:
-        return str(detection.yolox_path())
-    return default_registry().entry(detection.OWN_KEY)["sha256"]
 
 
 def _yolox_help(problem: str | None) -> None:
@@ -43,12 +37,49 @@ def _yolox_help(problem: str | None) -> None:
             try:
                 detection.download_yolox()
             except PortalError as err:
-                st.error(str(err), icon=":material/error:")
+                show_error(err)
             else:
                 st.rerun()
 
 
-st.title("Object detection")
+def _results(photo: np.ndarray, label: str, found: detection.Detections, model: str, confidence: float) -> None:
+    present = list(found.counts())
+    shown = st.multiselect(
+        "Show classes",
+        present,
+        default=present,
+        key=f"detection_classes_{model}_{label}_{hashlib.sha256(photo.tobytes()).hexdigest()[:8]}",
+        placeholder="no objects found" if not present else "pick classes to show",
+    )
+    chosen = found.only(shown)
+    annotated = detection.annotate(photo, chosen)
+    left, right = st.columns([3, 2])
+    left.image(annotated, width="stretch")
+    left.caption(
+        f"{len(chosen)} of {len(found)} objects shown · {photo.shape[1]}×{photo.shape[0]} px · "
+        f"{found.ms:.0f} ms end to end on {found.provider}"
+    )
+    with right:
+        if len(found):
+            counts = pd.DataFrame(found.count_rows())
+            counts["shown"] = counts["class"].isin(shown)
+            best = st.column_config.ProgressColumn(min_value=0, max_value=1)
+            st.dataframe(counts, hide_index=True, width="stretch", column_config={"best score": best})
+        else:
+            other = ", or try YOLOX-Nano for other kinds of objects." if model == detection.OWN else "."
+            hint = f"Nothing found at confidence {confidence:.2f}. Lower the threshold{other}"
+            st.info(hint, icon=":material/search_off:")
+        name = f"{label}_{model}_{hashlib.sha256(annotated.tobytes()).hexdigest()[:8]}.png"
+        st.download_button(
+            "Download annotated PNG", to_png(annotated), name, "image/png", key="detection_download",
+            icon=":material/download:",
+        )  # fmt: skip
+    if len(chosen):
+        with st.expander("Boxes (pixels of the photo)"):
+            st.dataframe(pd.DataFrame(chosen.box_rows()), hide_index=True, width="stretch")
+
+
+start("detection")
 status = detection.models_status()
 ready = [m for m in detection.MODELS if status[m] is None]
 if not ready:
@@ -68,7 +99,8 @@ with play_tab:
             "animals and close-ups may come out as *raccoon*; for everyday objects, switch to YOLOX-Nano."
         )
     else:
-        st.caption(f"Active: **{info.title}** — official COCO weights ({detection.YOLOX_WEIGHTS.licence}), 416×416.")
+        size = f"{info.input_size}×{info.input_size}"
+        st.caption(f"Active: **{info.title}** — official COCO weights ({info.licence}), {size}.")
     if status[detection.YOLOX] is not None:
         with st.expander("Get the COCO detector (YOLOX-Nano)", icon=":material/download:"):
             _yolox_help(status[detection.YOLOX])
@@ -78,7 +110,7 @@ with play_tab:
     try:
         photo, label = choose_photo("detection", default_sample="astronaut")
     except PortalError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(str(err), icon=":material/error:")  # not show_error's warning: bad input is shown as an error here
         photo, label = None, ""
 
     c1, c2 = st.columns(2)
@@ -86,92 +118,33 @@ with play_tab:
         "Confidence threshold", 0.05, 0.95, 0.3, 0.05, key="detection_confidence", help="hide boxes scoring lower"
     )
     iou = c2.slider(
-        "NMS IoU threshold",
-        0.1,
-        0.9,
-        0.45,
-        0.05,
-        key="detection_iou",
+        "NMS IoU threshold", 0.1, 0.9, 0.45, 0.05, key="detection_iou",
         help="of two boxes of one class overlapping more than this, only the better one is kept",
-    )
+    )  # fmt: skip
 
     if photo is None:
         st.info("Upload a photo or take one with the camera to find objects in it.", icon=":material/photo_camera:")
     else:
         try:
-            found = _detect(photo, model, confidence, iou, _version(model))
+            found = _detect(photo, model, confidence, iou, info.version)
         except PortalError as err:
-            st.error(str(err), icon=":material/error:")
+            st.error(str(err), icon=":material/error:")  # as above (tests/detection/test_app.py asserts at.error)
         else:
-            present = list(found.counts())
-            shown = st.multiselect(
-                "Show classes",
-                present,
-                default=present,
-                key=f"detection_classes_{model}_{label}_{hashlib.sha256(photo.tobytes()).hexdigest()[:8]}",
-                placeholder="no objects found" if not present else "pick classes to show",
-            )
-            chosen = found.only(shown)
-            annotated = detection.annotate(photo, chosen)
-            left, right = st.columns([3, 2])
-            left.image(annotated, width="stretch")
-            left.caption(
-                f"{len(chosen)} of {len(found)} objects shown · {photo.shape[1]}×{photo.shape[0]} px · "
-                f"{found.ms:.0f} ms end to end on {found.provider}"
-            )
-            with right:
-                if len(found):
-                    counts = pd.DataFrame(
-                        [
-                            {"class": name, "count": n, "best score": float(found.only([name]).scores.max())}
-                            for name, n in found.counts().items()
-                        ]
-                    )
-                    counts["shown"] = counts["class"].isin(shown)
-                    st.dataframe(
-                        counts,
-                        hide_index=True,
-                        width="stretch",
-                        column_config={"best score": st.column_config.ProgressColumn(min_value=0, max_value=1)},
-                    )
-                else:
-                    st.info(
-                        f"Nothing found at confidence {confidence:.2f}. Lower the threshold"
-                        + (", or try YOLOX-Nano for other kinds of objects." if model == detection.OWN else "."),
-                        icon=":material/search_off:",
-                    )
-                digest = hashlib.sha256(annotated.tobytes()).hexdigest()[:8]
-                st.download_button(
-                    "Download annotated PNG",
-                    to_png(annotated),
-                    f"{label}_{model}_{digest}.png",
-                    "image/png",
-                    key="detection_download",
-                    icon=":material/download:",
-                )
-            if len(chosen):
-                with st.expander("Boxes (pixels of the photo)"):
-                    st.dataframe(
-                        pd.DataFrame(
-                            {
-                                "class": chosen.labels(),
-                                "score": np.round(chosen.scores, 3),
-                                "x1": chosen.boxes[:, 0].round(1),
-                                "y1": chosen.boxes[:, 1].round(1),
-                                "x2": chosen.boxes[:, 2].round(1),
-                                "y2": chosen.boxes[:, 3].round(1),
-                            }
-                        ),
-                        hide_index=True,
-                        width="stretch",
-                    )
+            _results(photo, label, found, model, confidence)
 
 with card_tab:
-    try:
-        loaded = default_registry().load(detection.OWN_KEY)
-    except PortalError as err:
-        st.warning(f"Our YOLO's model card is unavailable: {err}", icon=":material/warning:")
+    if status[detection.OWN] is not None:
+        st.warning(f"Our YOLO's model card is unavailable: {status[detection.OWN]}", icon=":material/warning:")
     else:
-        detection_card(loaded.entry, yolox_ready=status[detection.YOLOX] is None)
+        try:
+            card = detection.card()
+        except PortalError as err:  # CardError: the entry has drifted from DetectionCard
+            show_error(err)
+        else:
+            detection_card(card, yolox_ready=status[detection.YOLOX] is None)
+        loaded = default_registry().load(detection.OWN_KEY)
         caption(loaded, None, "Our YOLO")
-        artifact_facts(loaded, None)
+        about([loaded])
+    if status[detection.YOLOX] is None:
+        yolox = detection.info(detection.YOLOX)
+        st.markdown(f"**{yolox.title}:** {yolox.licence}; from {yolox.source}; file sha256 `{yolox.version[:16]}…`.")

@@ -1,38 +1,32 @@
 """Object detection: the project's own YOLO (person, raccoon) and YOLOX-Nano (80 COCO classes), one verb: detect.
 
 The own detector is committed (models/detection/own_yolo.onnx: letterbox 320, decoding and NMS inside the graph),
-so detection works on a fresh offline clone. YOLOX-Nano (Megvii, Apache-2.0) is never committed: download_yolox()
-fetches the official release asset into the cache folder (PORTAL_CACHE_DIR) and checks its sha256; a copy in
-PORTAL_WEIGHTS_DIR/yolox_nano (../shared/weights on the project's machines) is used when present. Every load checks
-the file's sha256 against the recorded digests and its input/output contract.
+so detection works on a fresh offline clone. YOLOX-Nano (Megvii, Apache-2.0) is never committed: it is the manifest's
+external entry detection/yolox_nano (url, accepted sha256 digests, locations, input/output contract, licence, written
+by `python -m training detection --external-only`), and the registry finds, verifies, downloads and loads it like
+any model. Each detector is a small class behind one protocol (DETECTORS); detect() does not know which it runs.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import logging
-import os
 import time
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import onnxruntime as ort
 
+from services.cards import at, read_card
 from services.errors import InvalidInputError, ModelUnavailableError
-from services.registry import Registry, default_registry, open_session, sha256_file
-from services.settings import load_settings
-from services.vision import Letterbox, check_rgb, class_nms, decode_yolox, draw_boxes, letterbox, palette
-
-log = logging.getLogger(__name__)
+from services.registry import Registry, default_registry
+from services.vision import check_rgb, class_nms, decode_yolox, draw_boxes, letterbox, palette
 
 OWN = "own_yolo"
 YOLOX = "yolox_nano"
-MODELS = (OWN, YOLOX)
 OWN_KEY = "detection/own_yolo"
+YOLOX_KEY = "detection/yolox_nano"
 MIN_SIDE = 16
 
 COCO_CLASSES = (
@@ -49,38 +43,6 @@ COCO_CLASSES = (
 
 
 @dataclass(frozen=True)
-class ExternalWeights:
-    """A third-party ONNX file the portal may use but never commits: where it comes from and what it must be."""
-
-    name: str
-    title: str
-    file: str
-    url: str
-    licence: str
-    digests: dict[str, str]  # accepted sha256 -> which file it is
-    input_name: str
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-
-
-YOLOX_WEIGHTS = ExternalWeights(
-    name=YOLOX,
-    title="YOLOX-Nano (COCO, 80 classes)",
-    file="yolox_nano.onnx",
-    url="https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/yolox_nano.onnx",
-    licence="Apache-2.0 (Megvii-BaseDetection/YOLOX)",
-    digests={
-        "c789161ed43c8269fcd4e67c67eeeb4e80c622da2eb296a20bc6007bd18a0b7d": "official YOLOX 0.1.1rc0 release asset",
-        "e8af074932d4ed7e232278e3055cefcdea3edf178874a3694ae292649fb464dd": "third-party ONNX export of the same "
-        "weights (Bigisland1729/object-detection-models @ 7f3f2fa), the copy kept in ../shared/weights",
-    },
-    input_name="images",
-    input_shape=(1, 3, 416, 416),
-    output_shape=(1, 3549, 85),
-)
-
-
-@dataclass(frozen=True)
 class DetectorInfo:
     """What the page says about a detector."""
 
@@ -89,6 +51,19 @@ class DetectorInfo:
     classes: tuple[str, ...]
     input_size: int
     source: str  # where its weights come from
+    version: str  # sha256 of the weights in use: new weights, new answers
+    licence: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """One detector run: boxes (K, 4) x1 y1 x2 y2 in the image's pixels, scores (K,), class indices (K,), best first."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    classes: np.ndarray
+    names: tuple[str, ...]
+    provider: str
 
 
 @dataclass(frozen=True)
@@ -124,6 +99,106 @@ class Detections:
             found[label] = found.get(label, 0) + 1
         return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
 
+    def count_rows(self) -> list[dict[str, Any]]:
+        """One row per class, most frequent first: class, count, best score (the page's counts table)."""
+        labels = np.array(self.labels(), dtype=object)
+        return [
+            {"class": name, "count": n, "best score": float(self.scores[labels == name].max())}
+            for name, n in self.counts().items()
+        ]
+
+    def box_rows(self) -> list[dict[str, Any]]:
+        """One row per detection, best first: class, score and the box in the photo's pixels (rounded)."""
+        return [
+            {
+                "class": name,
+                "score": round(float(score), 3),
+                **dict(zip(("x1", "y1", "x2", "y2"), box.round(1).tolist(), strict=True)),
+            }
+            for name, score, box in zip(self.labels(), self.scores, self.boxes, strict=True)
+        ]
+
+
+class Detector(Protocol):
+    """A detector the service can run: what it is, and one run on an RGB image."""
+
+    name: str
+    title: str
+
+    def info(self, registry: Registry) -> DetectorInfo: ...
+
+    def run(self, image: np.ndarray, confidence: float, iou: float, registry: Registry) -> Found: ...
+
+
+class OwnYolo:
+    """Our YOLO: letterbox, then one ONNX graph that decodes and applies NMS itself."""
+
+    name = OWN
+    title = "Our YOLO (person, raccoon)"
+
+    def info(self, registry: Registry) -> DetectorInfo:
+        loaded = registry.load(OWN_KEY)
+        meta = loaded.entry["metadata"]
+        classes = tuple(meta["classes"].split(","))
+        licence = "trained here; " + loaded.entry.get("data", {}).get("licence", "")
+        source = "models/" + OWN_KEY
+        return DetectorInfo(OWN, self.title, classes, int(meta["input_size"]), source, loaded.sha256, licence)
+
+    def run(self, image: np.ndarray, confidence: float, iou: float, registry: Registry) -> Found:
+        info = self.info(registry)
+        box = letterbox(image, info.input_size)
+        feeds = {
+            "images": box.canvas.transpose(2, 0, 1)[None].astype(np.float32),  # (1, 3, S, S) RGB 0-255
+            "score_threshold": np.array([confidence], np.float32),
+            "iou_threshold": np.array([iou], np.float32),
+        }
+        loaded = registry.load(OWN_KEY)
+        out = loaded.run(feeds)["detections"]  # (K, 6): x1 y1 x2 y2 score class on the canvas
+        out = out[np.argsort(-out[:, 4], kind="stable")]
+        boxes = box.to_original(out[:, :4], image.shape)
+        return Found(boxes, out[:, 4], out[:, 5].astype(np.int64), info.classes, loaded.provider)
+
+
+class YoloxNano:
+    """YOLOX-Nano (third-party weights from the manifest's external table): raw grid output, decoded and NMS here."""
+
+    name = YOLOX
+    title = "YOLOX-Nano (COCO, 80 classes)"
+
+    def info(self, registry: Registry) -> DetectorInfo:
+        spec = registry.external(YOLOX_KEY)  # first: a manifest without the entry says how to write it
+        loaded = registry.load(YOLOX_KEY)
+        size = spec.contract.input_shape[2]
+        return DetectorInfo(YOLOX, self.title, COCO_CLASSES, size, spec.url, loaded.sha256, spec.licence)
+
+    def run(self, image: np.ndarray, confidence: float, iou: float, registry: Registry) -> Found:
+        contract = registry.external(YOLOX_KEY).contract
+        loaded = registry.load(YOLOX_KEY)
+        size = contract.input_shape[2]
+        box = letterbox(image, size)
+        bgr = box.canvas[..., ::-1].transpose(2, 0, 1)[None].astype(np.float32)  # (1, 3, 416, 416) BGR 0-255
+        raw = loaded.run({contract.input_name: bgr})
+        boxes, scores = decode_yolox(next(iter(raw.values()))[0], size)  # (N, 4), (N, 80)
+        classes = scores.argmax(axis=1)
+        best = scores[np.arange(len(scores)), classes]
+        keep = best >= confidence
+        boxes, best, classes = boxes[keep], best[keep], classes[keep]
+        kept = class_nms(boxes, best, classes, iou)
+        return Found(
+            box.to_original(boxes[kept], image.shape), best[kept], classes[kept], COCO_CLASSES, loaded.provider
+        )
+
+
+DETECTORS: dict[str, Detector] = {OWN: OwnYolo(), YOLOX: YoloxNano()}
+MODELS = tuple(DETECTORS)
+
+
+def detector(model: str) -> Detector:
+    """The detector called model; InvalidInputError names the choices."""
+    if model not in DETECTORS:
+        raise InvalidInputError(f"unknown detector {model!r}; choose one of {', '.join(MODELS)}.")
+    return DETECTORS[model]
+
 
 def check_thresholds(confidence: float, iou: float) -> None:
     if not 0.0 < float(confidence) < 1.0:
@@ -132,133 +207,28 @@ def check_thresholds(confidence: float, iou: float) -> None:
         raise InvalidInputError(f"IoU threshold must be in (0, 1], got {iou}; try 0.45.")
 
 
-# --- YOLOX-Nano: find, download, verify ---------------------------------------------------------------------------
-
-
-def yolox_candidates() -> list[Path]:
-    """Where YOLOX-Nano may lie, in order: the download cache, then the weights folder beside the project."""
-    settings = load_settings()
-    return [settings.cache_dir / YOLOX_WEIGHTS.file, settings.weights_dir / YOLOX / YOLOX_WEIGHTS.file]
-
-
-def yolox_path() -> Path:
-    """The verified YOLOX-Nano file; ModelUnavailableError says how to get it when there is none."""
-    problems = []
-    for path in yolox_candidates():
-        if not path.is_file():
-            continue
-        digest = sha256_file(path)
-        if digest in YOLOX_WEIGHTS.digests:
-            return path
-        problems.append(f"{path} has sha256 {digest[:12]}..., not a recorded YOLOX-Nano file (delete it)")
-    found = "; ".join(problems) or f"not found in {' or '.join(str(p.parent) for p in yolox_candidates())}"
-    raise ModelUnavailableError(
-        f"YOLOX-Nano weights {found}. Download them (3.7 MB, {YOLOX_WEIGHTS.licence}) with the page's button or "
-        f"`python -m training detection --download`, from {YOLOX_WEIGHTS.url}."
-    )
-
-
-def download_yolox(*, timeout: float = 60.0) -> Path:
-    """Fetch the official YOLOX-Nano release asset into the cache folder, checking its sha256 before keeping it."""
-    target = yolox_candidates()[0]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with urllib.request.urlopen(YOLOX_WEIGHTS.url, timeout=timeout) as response:  # noqa: S310 - fixed https URL
-            content = response.read(64 * 1024 * 1024)
-    except OSError as err:
-        raise ModelUnavailableError(
-            f"could not download YOLOX-Nano from {YOLOX_WEIGHTS.url} ({err}); check the internet connection."
-        ) from None
-    digest = hashlib.sha256(content).hexdigest()
-    if digest not in YOLOX_WEIGHTS.digests:
-        raise ModelUnavailableError(
-            f"the file downloaded from {YOLOX_WEIGHTS.url} has sha256 {digest}, not the recorded release; not kept."
-        )
-    partial = target.with_suffix(f".{os.getpid()}.part")
-    partial.write_bytes(content)
-    partial.replace(target)
-    log.info("downloaded YOLOX-Nano to %s", target)
-    return target
-
-
-@functools.lru_cache(maxsize=4)
-def _yolox_session(path: Path, digest: str, providers: tuple[str, ...]) -> ort.InferenceSession:
-    session, _ = open_session(path, providers, fix=f"delete it and download it again from {YOLOX_WEIGHTS.url}")
-    check_contract(session, YOLOX_WEIGHTS)
-    return session
-
-
-def check_contract(session: ort.InferenceSession, weights: ExternalWeights) -> None:
-    """The file's input name and shape, and its output shape, must be the ones the decoding expects."""
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    found = (inputs[0].name, tuple(inputs[0].shape), tuple(outputs[0].shape))
-    expected = (weights.input_name, weights.input_shape, weights.output_shape)
-    if len(inputs) != 1 or len(outputs) != 1 or found != expected:
-        raise ModelUnavailableError(
-            f"{weights.title}: the file takes {found[0]} {list(found[1])} and gives {list(found[2])}, but "
-            f"{expected[0]} {list(expected[1])} -> {list(expected[2])} is expected; download it again."
-        )
-
-
-def yolox_session() -> ort.InferenceSession:
-    path = yolox_path()
-    return _yolox_session(path, sha256_file(path), load_settings().providers)
-
-
-# --- running ----------------------------------------------------------------------------------------------------
-
-
 def info(model: str, registry: Registry | None = None) -> DetectorInfo:
-    if model == YOLOX:
-        return DetectorInfo(YOLOX, YOLOX_WEIGHTS.title, COCO_CLASSES, 416, YOLOX_WEIGHTS.url)
-    if model == OWN:
-        loaded = (registry or default_registry()).load(OWN_KEY)
-        meta = loaded.entry["metadata"]
-        classes = tuple(meta["classes"].split(","))
-        return DetectorInfo(OWN, "Our YOLO (person, raccoon)", classes, int(meta["input_size"]), "models/" + OWN_KEY)
-    raise InvalidInputError(f"unknown detector {model!r}; choose one of {', '.join(MODELS)}.")
+    """What the page says about a detector (loads and verifies its weights).
+
+    Raises:
+        InvalidInputError: unknown model name.
+        ModelUnavailableError: its weights are missing or broken (the message says how to get them).
+    """
+    return detector(model).info(registry or default_registry())
 
 
 def models_status(registry: Registry | None = None) -> dict[str, str | None]:
     """For each detector, None when it is ready, else why not and how to fix it (a broken one breaks only itself)."""
+    registry = registry or default_registry()
     status: dict[str, str | None] = {}
     for model in MODELS:
         try:
-            if model == YOLOX:
-                yolox_session()
-            else:
-                info(model, registry)
-            status[model] = None
+            info(model, registry)
         except ModelUnavailableError as err:
             status[model] = str(err)
+        else:
+            status[model] = None
     return status
-
-
-def _run_own(box: Letterbox, confidence: float, iou: float, registry: Registry | None):
-    loaded = (registry or default_registry()).load(OWN_KEY)
-    feeds = {
-        "images": box.canvas.transpose(2, 0, 1)[None].astype(np.float32),
-        "score_threshold": np.array([confidence], np.float32),
-        "iou_threshold": np.array([iou], np.float32),
-    }
-    out = loaded.run(feeds)["detections"]
-    classes = tuple(loaded.entry["metadata"]["classes"].split(","))
-    order = np.argsort(-out[:, 4], kind="stable")
-    out = out[order]
-    return out[:, :4], out[:, 4], out[:, 5].astype(np.int64), classes, loaded.provider
-
-
-def _run_yolox(box: Letterbox, confidence: float, iou: float):
-    session = yolox_session()
-    bgr = box.canvas[..., ::-1].transpose(2, 0, 1)[None].astype(np.float32)
-    raw = session.run(None, {YOLOX_WEIGHTS.input_name: bgr})[0][0]
-    boxes, scores = decode_yolox(raw, YOLOX_WEIGHTS.input_shape[2])
-    classes = scores.argmax(axis=1)
-    best = scores[np.arange(len(scores)), classes]
-    keep = best >= confidence
-    boxes, best, classes = boxes[keep], best[keep], classes[keep]
-    kept = class_nms(boxes, best, classes, iou)
-    return boxes[kept], best[kept], classes[kept], COCO_CLASSES, session.get_providers()[0]
 
 
 def detect(
@@ -277,19 +247,28 @@ def detect(
     """
     image = check_rgb(image, min_side=MIN_SIDE, task="detection")
     check_thresholds(confidence, iou)
-    if model not in MODELS:
-        raise InvalidInputError(f"unknown detector {model!r}; choose one of {', '.join(MODELS)}.")
+    chosen = detector(model)
     start = time.perf_counter()
-    if model == YOLOX:
-        box = letterbox(image, YOLOX_WEIGHTS.input_shape[2])
-        boxes, scores, classes, names, provider = _run_yolox(box, confidence, iou)
-    else:
-        size = info(OWN, registry).input_size
-        box = letterbox(image, size)
-        boxes, scores, classes, names, provider = _run_own(box, confidence, iou, registry)
-    boxes = box.to_original(boxes, image.shape)
+    found = chosen.run(image, confidence, iou, registry or default_registry())
     ms = (time.perf_counter() - start) * 1000
-    return Detections(boxes, scores.astype(np.float32), classes, names, model, provider, ms)
+    return Detections(
+        found.boxes, found.scores.astype(np.float32), found.classes, found.names, model, found.provider, ms
+    )
+
+
+def download_yolox(registry: Registry | None = None) -> Path:
+    """Fetch YOLOX-Nano from the manifest's URL into the cache folder; only a recorded sha256 is kept."""
+    return (registry or default_registry()).download(YOLOX_KEY)
+
+
+def yolox_path(registry: Registry | None = None) -> Path:
+    """The verified YOLOX-Nano file; ModelUnavailableError says how to get it when there is none."""
+    return (registry or default_registry()).locate(YOLOX_KEY)
+
+
+def yolox_session(registry: Registry | None = None) -> ort.InferenceSession:
+    """YOLOX-Nano's one shared session (the benchmark runs it directly)."""
+    return (registry or default_registry()).load(YOLOX_KEY).session
 
 
 def colours_for(names: tuple[str, ...]) -> dict[str, tuple[int, int, int]]:
@@ -301,3 +280,75 @@ def annotate(image: np.ndarray, detections: Detections) -> np.ndarray:
     colours = colours_for(detections.names)
     labels = [f"{name} {score:.2f}" for name, score in zip(detections.labels(), detections.scores, strict=True)]
     return draw_boxes(image, detections.boxes, labels, [colours[n] for n in detections.labels()])
+
+
+# --- the model card ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassFigures:
+    """Held-out figures of one class at the operating point (AP@0.5 over all scores)."""
+
+    images: int
+    ground_truth: int
+    found: int
+    ap50: float
+    recall: float | None
+    precision: float | None
+
+
+@dataclass(frozen=True)
+class YoloxFigures:
+    """YOLOX-Nano on the same held-out images, when it was there at build time (else why not)."""
+
+    available: bool
+    reason: str | None = None
+    held_out: dict[str, ClassFigures] | None = None
+    penn_fudan_all: ClassFigures | None = at("penn_fudan_all_170", None)
+
+
+@dataclass(frozen=True)
+class FalseAlarms:
+    """Boxes on person-free BSDS500 test photos."""
+
+    photos: int
+    photos_with_false_alarm: int
+    share: float
+    false_alarms: int
+
+
+@dataclass(frozen=True)
+class DetectionCard:
+    """The detection page's model card: every value it shows, from the own YOLO's manifest entry."""
+
+    architecture: str = at("card.architecture")
+    goal_own_ms: float = at("card.goals.own_ms")
+    goal_yolox_ms: float = at("card.goals.yolox_ms")
+    goal_training_minutes: float = at("card.goals.training_minutes")
+    held_out: dict[str, ClassFigures] = at("metrics.held_out")
+    map50: float = at("metrics.map50")
+    yolox: YoloxFigures = at("metrics.yolox_nano")
+    score: float = at("metrics.operating_point.score")
+    nms_iou: float = at("metrics.operating_point.nms_iou")
+    ms_per_image: float = at("metrics.ms_per_image_at_build")
+    held_out_images: int = at("data.held_out_images")
+    split: str = at("data.split")
+    steps: int = at("training.steps")
+    seconds: float = at("training.seconds")
+    device: str = at("training.device")
+    batch: int = at("training.config.batch")
+    input_size: int = at("training.config.net.input_size")
+    no_mosaic_tail: float = at("training.config.no_mosaic_tail")
+    train_images: int = at("training.train_images")
+    train_boxes: int = at("training.train_boxes")
+    background_photos: int = at("training.background_photos", 0)
+    false_alarms: FalseAlarms | None = at("metrics.false_alarms", None)
+
+
+def card(registry: Registry | None = None) -> DetectionCard:
+    """The own YOLO's model card.
+
+    Raises:
+        ModelUnavailableError: the model is missing or broken; CardError (a subclass) when its entry has drifted.
+    """
+    return read_card(DetectionCard, (registry or default_registry()).entry(OWN_KEY))

@@ -1,10 +1,18 @@
-"""The model registry: manifest, checksum verification, provider selection, one session per model."""
+"""The model registry: manifest, checksum verification, provider selection, one session per model.
+
+The manifest holds two tables, both written by training code only: "models" (our own artifacts under models/) and
+"external" (third-party weights that are never committed: url, accepted sha256 digests, where they may lie, the
+input/output contract, licence). Both kinds are verified by the same size-then-sha256 check, hashed once per file
+version, and loaded with one shared session per key; external ones can also be downloaded from their fixed URL.
+The parsed manifest is kept until the file changes (mtime, size, inode).
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -15,9 +23,13 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from services.cards import read_card
 from services.errors import ModelUnavailableError
+from services.external import ExternalSpec, accepted, check_contract, fetch, locations
 from services.providers import cuda_gpus, quiet_logs_without_gpu, resolve_providers
 from services.settings import load_settings
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 
@@ -27,10 +39,12 @@ class LoadedModel:
     """A verified model and its one shared InferenceSession (run is thread-safe)."""
 
     key: str
-    entry: Mapping[str, Any]
+    entry: Mapping[str, Any]  # the manifest entry: under "models", or under "external" for third-party weights
     session: ort.InferenceSession
     providers: tuple[str, ...]
     load_ms: float
+    path: Path | None = None  # the file the session was made from
+    sha256: str = ""
 
     @property
     def provider(self) -> str:
@@ -107,19 +121,25 @@ def rebuild_command(key: str) -> str:
 
 
 class Registry:
-    """Reads models/manifest.json and serves verified models, one session each."""
+    """Reads models/manifest.json and serves verified models, own and third-party, one session each."""
 
     def __init__(self, models_dir: Path, providers: Sequence[str]) -> None:
         self.models_dir = Path(models_dir)
         self.requested = tuple(providers)
         self._lock = threading.Lock()
+        self._manifest_lock = threading.Lock()
         self._sessions: dict[str, LoadedModel] = {}
-        self._verified: dict[str, tuple[int, int]] = {}
+        self._parsed: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
-    def manifest(self, key: str | None = None) -> dict[str, Any]:
-        """The parsed manifest (models by key); a missing one is reported with `key`'s rebuild command."""
+    def _document(self, key: str | None = None) -> dict[str, Any]:
+        """The whole parsed manifest, parsed again only when the file's mtime, size or inode changed."""
         path = self.models_dir / MANIFEST
         try:
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            with self._manifest_lock:
+                if self._parsed is not None and self._parsed[0] == stamp:
+                    return self._parsed[1]
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             build = (
@@ -130,7 +150,40 @@ class Registry:
             raise ModelUnavailableError(f"{path} cannot be read ({err}); restore it from git.") from None
         if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
             raise ModelUnavailableError(f"{path} has no 'models' table; restore it from git.")
-        return data["models"]
+        with self._manifest_lock:
+            self._parsed = (stamp, data)
+        return data
+
+    def manifest(self, key: str | None = None) -> dict[str, Any]:
+        """The parsed manifest (models by key); a missing one is reported with `key`'s rebuild command.
+
+        The parse is shared by every caller until the file changes: read it, never change it.
+        """
+        return self._document(key)["models"]
+
+    def externals(self, key: str | None = None) -> dict[str, Any]:
+        """The manifest's "external" table (third-party weights by key); empty when there is none."""
+        table = self._document(key).get("external", {})
+        if not isinstance(table, dict):
+            raise ModelUnavailableError(
+                f"{self.models_dir / MANIFEST}: 'external' is not a table; restore it from git."
+            )
+        return table
+
+    def is_external(self, key: str) -> bool:
+        """Whether key names third-party weights (the "external" table) rather than an own model."""
+        table = self._document(key).get("external")
+        return isinstance(table, dict) and key in table  # a broken table breaks only the external models
+
+    def external(self, key: str) -> ExternalSpec:
+        """The typed entry of third-party weights; CardError when the entry has drifted."""
+        entry = self.externals().get(key)
+        if entry is None:
+            raise ModelUnavailableError(
+                f"{key} is not in the external table of {self.models_dir / MANIFEST}; write it with "
+                f"`{rebuild_command(key)} --external-only`."
+            )
+        return read_card(ExternalSpec, entry)
 
     def entry(self, key: str) -> dict[str, Any]:
         """The manifest entry of one model."""
@@ -151,28 +204,76 @@ class Registry:
         return path
 
     def verify(self, key: str) -> dict[str, Any]:
-        """Check that the model file exists with the manifest's size and sha256; returns the entry."""
+        """Check that the model file exists with the manifest's size and sha256; returns the entry.
+
+        For third-party weights: that one of their locations holds a file with a recorded digest.
+        """
+        if self.is_external(key):
+            self.locate(key)
+            return self.externals()[key]
         entry = self.entry(key)
-        self._check_file(key, self.path(key), entry["size"], entry["sha256"])
+        fix = f"rebuild with `{rebuild_command(key)}`"
+        self._check_file(self.path(key), {entry["sha256"]: entry["size"]}, fix, restore=True)
         for sidecar in entry.get("sidecars", {}).values():
-            self._check_file(key, self.path(key, sidecar["file"]), sidecar["size"], sidecar["sha256"])
+            self._check_file(self.path(key, sidecar["file"]), {sidecar["sha256"]: sidecar["size"]}, fix, restore=True)
         return entry
 
-    def _check_file(self, key: str, path: Path, size: int, sha256: str) -> None:
-        fix = f"rebuild with `{rebuild_command(key)}` (or restore it with `git checkout -- {path}`)"
+    def _check_file(
+        self, path: Path, accepted: Mapping[str, int | None], fix: str, *, restore: bool = False, name: str = ""
+    ) -> str:
+        """Size, then sha256 (hashed once per path, size and mtime) against the accepted digests; returns the digest.
+
+        name: what the file is, for third-party weights with several accepted digests ("not a recorded {name} file").
+        """
+        if restore:
+            fix = f"{fix} (or restore it with `git checkout -- {path}`)"
         try:
             stat = path.stat()
         except FileNotFoundError:
             raise ModelUnavailableError(f"{path} is missing; {fix}.") from None
-        if stat.st_size != size:
-            raise ModelUnavailableError(f"{path} is {stat.st_size} bytes, manifest says {size}; {fix}.")
-        stamp = (stat.st_size, stat.st_mtime_ns)
-        if self._verified.get(str(path)) == stamp:
-            return
-        actual = sha256_file(path)
-        if actual != sha256:
-            raise ModelUnavailableError(f"{path} sha256 {actual[:12]}... != manifest {sha256[:12]}...; {fix}.")
-        self._verified[str(path)] = stamp
+        sizes = sorted({size for size in accepted.values() if size is not None})
+        if len(sizes) == len(accepted) and stat.st_size not in sizes:  # every size known: no need to hash
+            said = sizes[0] if len(sizes) == 1 else f"one of {sizes}"
+            raise ModelUnavailableError(f"{path} is {stat.st_size} bytes, manifest says {said}; {fix}.")
+        actual = file_digest(path)
+        if actual in accepted:
+            return actual
+        if name:
+            raise ModelUnavailableError(f"{path} has sha256 {actual[:12]}..., not a recorded {name} file; {fix}.")
+        expected = next(iter(accepted))
+        raise ModelUnavailableError(f"{path} sha256 {actual[:12]}... != manifest {expected[:12]}...; {fix}.")
+
+    def candidates(self, key: str) -> list[Path]:
+        """Where third-party weights may lie, in the manifest's order (downloads go to the first)."""
+        return locations(self.external(key), key, load_settings())
+
+    def locate(self, key: str) -> Path:
+        """The first location of third-party weights holding an accepted file; otherwise how to get one."""
+        spec = self.external(key)
+        problems = []
+        for path in self.candidates(key):
+            if not path.is_file():
+                continue
+            try:
+                self._check_file(path, accepted(spec), "delete it", name=spec.name)
+            except ModelUnavailableError as err:
+                problems.append(str(err).rstrip("."))
+            else:
+                return path
+        where = " or ".join(str(p.parent) for p in self.candidates(key))
+        found = "; ".join(problems) or f"not found in {where}"
+        raise ModelUnavailableError(
+            f"{spec.name} weights {found}. Download them ({spec.licence}) with {spec.get}, from {spec.url}."
+        )
+
+    def download(self, key: str, *, timeout: float = 60.0) -> Path:
+        """Fetch third-party weights from the manifest's fixed URL into their first location; only a file with a
+        recorded sha256 is kept.
+
+        Raises:
+            ModelUnavailableError: offline, or the download is not a recorded file (nothing is kept).
+        """
+        return fetch(self.external(key), self.candidates(key)[0], timeout=timeout)
 
     def sidecar(self, key: str, name: str) -> Any:
         """A verified JSON sidecar of a model (labels, vocabularies, statistics)."""
@@ -183,12 +284,20 @@ class Registry:
         return json.loads(self.path(key, files[name]["file"]).read_text(encoding="utf-8"))
 
     def load(self, key: str) -> LoadedModel:
-        """The verified model with its shared session, created on first use."""
+        """The verified model with its shared session, created on first use.
+
+        Third-party weights are located again on every call (a stat; the hash is cached), and get a new session
+        when another accepted file is found (downloaded, or the settings' folders changed).
+        """
         with self._lock:
             loaded = self._sessions.get(key)
-            if loaded is None:
+            if self.is_external(key):
+                path = self.locate(key)
+                if loaded is None or (loaded.path, loaded.sha256) != (path, file_digest(path)):
+                    loaded = self._create_external(key, path)
+            elif loaded is None:
                 loaded = self._create(key)
-                self._sessions[key] = loaded
+            self._sessions[key] = loaded
             return loaded
 
     def _create(self, key: str) -> LoadedModel:
@@ -196,11 +305,19 @@ class Registry:
         threads = str(entry.get("metadata", {}).get("intra_op_threads", "0"))
         if not threads.isdigit():
             raise ModelUnavailableError(f"{key}: intra_op_threads {threads!r} is not a number; rebuild it.")
+        path = self.path(key)
         session, load_ms = open_session(
-            self.path(key), self.requested, threads=int(threads), fix=f"rebuild with `{rebuild_command(key)}`"
+            path, self.requested, threads=int(threads), fix=f"rebuild with `{rebuild_command(key)}`"
         )
         _check_metadata(key, entry, session)
-        return LoadedModel(key, entry, session, tuple(session.get_providers()), load_ms)
+        return LoadedModel(key, entry, session, tuple(session.get_providers()), load_ms, path, entry["sha256"])
+
+    def _create_external(self, key: str, path: Path) -> LoadedModel:
+        spec = self.external(key)
+        session, load_ms = open_session(path, self.requested, fix=f"delete it and download it again from {spec.url}")
+        check_contract(spec, session)
+        entry = self.externals()[key]
+        return LoadedModel(key, entry, session, tuple(session.get_providers()), load_ms, path, file_digest(path))
 
     def status(self, key: str) -> ModelStatus:
         """Ready when the model verifies and loads; otherwise the reason and the fix."""
@@ -223,6 +340,18 @@ class Registry:
             selected=selected,
             gpus=cuda_gpus(),
         )
+
+
+def file_digest(path: Path) -> str:
+    """The sha256 of a file, computed once per (path, size, mtime, inode): a rerun only stats the file."""
+    stat = path.stat()
+    return _digest(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
+    del size, mtime_ns, inode  # the cache key: a changed file is hashed again
+    return sha256_file(Path(path))
 
 
 def _check_metadata(key: str, entry: Mapping[str, Any], session: ort.InferenceSession) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,9 @@ def _text(at: AppTest) -> str:
 
 @pytest.fixture
 def without_yolox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Empty weights and cache folders (the registry locates YOLOX-Nano again on every load: nothing to clear)."""
     monkeypatch.setenv("PORTAL_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("PORTAL_CACHE_DIR", str(tmp_path / "cache"))
-    detection._yolox_session.cache_clear()
 
 
 def test_own_yolo_annotates_the_sample_and_offers_yolox(monkeypatch: pytest.MonkeyPatch, without_yolox) -> None:
@@ -106,3 +107,16 @@ def test_no_detector_at_all_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp
     assert not at.exception
     assert any("No detector could be loaded" in e.value and "python -m training detection" in e.value for e in at.error)
     assert any(b.proto.label == "Download YOLOX-Nano" for b in at.button)
+
+
+def test_a_drifted_card_entry_is_shown_as_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, without_yolox
+) -> None:
+    models = tmp_path / "models"
+    vision_models_copy(models)
+    manifest = json.loads((models / "manifest.json").read_text())
+    del manifest["models"][detection.OWN_KEY]["metrics"]["map50"]
+    (models / "manifest.json").write_text(json.dumps(manifest))
+    at = open_app(monkeypatch, "detection", models)
+    assert not at.exception and len(at.get("image")) == 1  # the demo itself still works
+    assert any("DetectionCard: no value at 'metrics.map50'" in e.value for e in at.error)

@@ -1,9 +1,11 @@
-"""services/detection.py: both detectors, thresholds, bad input, and YOLOX-Nano's download and checks."""
+"""services/detection.py: both detectors, thresholds, bad input, the typed card, and YOLOX-Nano's download and checks
+(through the registry's external entry)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from services import detection
+from services.cards import CardError, card_entry, read_card
 from services.errors import InvalidInputError, ModelUnavailableError
+from services.external import check_contract
 from services.registry import Registry
 from services.samples import load_sample
 from tests.helpers import require_yolox, vision_models_copy
@@ -20,11 +24,22 @@ from tests.helpers import require_yolox, vision_models_copy
 
 @pytest.fixture
 def no_yolox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Empty weights and cache folders: YOLOX-Nano is nowhere."""
+    """Empty weights and cache folders: YOLOX-Nano is nowhere (the registry locates it again on every load, so a
+    session made from another folder earlier is not reused)."""
     monkeypatch.setenv("PORTAL_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("PORTAL_CACHE_DIR", str(tmp_path / "cache"))
-    detection._yolox_session.cache_clear()
     return tmp_path
+
+
+def _with_external_digest(folder: Path, content: bytes) -> Registry:
+    """A registry on a copy of the committed models whose YOLOX-Nano entry also accepts content's sha256."""
+    vision_models_copy(folder)
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    digests = manifest["external"][detection.YOLOX_KEY]["digests"]
+    digests[hashlib.sha256(content).hexdigest()] = {"what": "test stand-in", "size": len(content)}
+    path.write_text(json.dumps(manifest))
+    return Registry(folder, ("CPUExecutionProvider",))
 
 
 def test_own_yolo_finds_the_astronaut_and_maps_boxes_to_the_photo(committed_registry: Registry) -> None:
@@ -60,6 +75,11 @@ def test_detections_filter_and_count() -> None:
         ms=1.0,
     )
     assert found.counts() == {"raccoon": 2, "person": 1}
+    assert found.count_rows() == [
+        {"class": "raccoon", "count": 2, "best score": pytest.approx(0.9)},
+        {"class": "person", "count": 1, "best score": pytest.approx(0.8)},
+    ]
+    assert found.box_rows()[1] == {"class": "person", "score": 0.8, "x1": 0.0, "y1": 0.0, "x2": 2.0, "y2": 2.0}
     assert found.only(["raccoon"]).labels() == ["raccoon", "raccoon"]
     assert len(found.only([])) == 0
     annotated = detection.annotate(np.zeros((20, 20, 3), np.uint8), found)
@@ -140,35 +160,60 @@ class _Response(io.BytesIO):
 
 
 def test_download_keeps_only_a_file_with_a_recorded_digest(no_yolox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(detection.urllib.request, "urlopen", lambda url, timeout: _Response(b"tampered"))
+    content = b"a release stand-in"
+    registry = _with_external_digest(no_yolox / "models", content)
+    monkeypatch.setattr("urllib.request.urlopen", lambda url, timeout: _Response(b"tampered"))
     with pytest.raises(ModelUnavailableError, match="not the recorded release; not kept"):
-        detection.download_yolox()
+        detection.download_yolox(registry)
     assert not (no_yolox / "cache" / "yolox_nano.onnx").exists()
 
     def offline(url, timeout):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(detection.urllib.request, "urlopen", offline)
+    monkeypatch.setattr("urllib.request.urlopen", offline)
     with pytest.raises(ModelUnavailableError, match=r"could not download YOLOX-Nano .*network unreachable"):
-        detection.download_yolox()
+        detection.download_yolox(registry)
 
-    content = b"a release stand-in"
-    monkeypatch.setitem(detection.YOLOX_WEIGHTS.digests, hashlib.sha256(content).hexdigest(), "test stand-in")
     seen = []
-    monkeypatch.setattr(
-        detection.urllib.request, "urlopen", lambda url, timeout: seen.append(url) or _Response(content)
-    )
-    path = detection.download_yolox()
+    monkeypatch.setattr("urllib.request.urlopen", lambda url, timeout: seen.append(url) or _Response(content))
+    path = detection.download_yolox(registry)
     assert path == no_yolox / "cache" / "yolox_nano.onnx" and path.read_bytes() == content
-    assert seen == [detection.YOLOX_WEIGHTS.url]
-    assert detection.yolox_path() == path
+    assert seen == [registry.external(detection.YOLOX_KEY).url]
+    assert detection.yolox_path(registry) == path
+    assert not list(path.parent.glob("*.part"))
 
 
-def test_contract_check_refuses_a_model_of_another_shape() -> None:
+def test_contract_check_refuses_a_model_of_another_shape(committed_registry: Registry) -> None:
     x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 320, 320])
     y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 320, 320])
     graph = helper.make_graph([helper.make_node("Identity", ["images"], ["output"])], "g", [x], [y])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     with pytest.raises(ModelUnavailableError, match=r"takes images \[1, 3, 320, 320\].*\[1, 3549, 85\] is expected"):
-        detection.check_contract(session, detection.YOLOX_WEIGHTS)
+        check_contract(committed_registry.external(detection.YOLOX_KEY), session)
+
+
+def test_a_yolox_file_of_another_shape_is_refused_at_load(no_yolox: Path) -> None:
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 320, 320])
+    graph = helper.make_graph([helper.make_node("Identity", ["images"], ["out"])], "g", [x], [x])
+    content = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
+    registry = _with_external_digest(no_yolox / "models", content)
+    (no_yolox / "cache").mkdir()
+    (no_yolox / "cache" / "yolox_nano.onnx").write_bytes(content)
+    status = detection.models_status(registry)
+    assert status[detection.OWN] is None
+    assert "takes images [1, 3, 320, 320]" in status[detection.YOLOX]
+
+
+def test_detection_card_reads_the_committed_entry_and_round_trips(committed_registry: Registry) -> None:
+    card = detection.card(committed_registry)
+    assert card.held_out["person"].ground_truth == 75 and card.yolox.available
+    assert read_card(detection.DetectionCard, card_entry(card)) == card
+
+
+def test_a_drifted_detection_entry_is_a_card_error(committed_registry: Registry) -> None:
+    entry = json.loads(json.dumps(committed_registry.entry(detection.OWN_KEY)))
+    del entry["metrics"]["operating_point"]["score"]
+    with pytest.raises(CardError, match=r"no value at 'metrics.operating_point.score' \(field score\); rebuild the "
+                       r"model with `python -m training detection`"):  # fmt: skip
+        read_card(detection.DetectionCard, entry)

@@ -184,3 +184,33 @@ def test_split_is_fixed_disjoint_and_a_fifth() -> None:
     _, held_b = vision_data.split(list(reversed(examples)))
     assert len(held_a) == 10 and {e.name for e in held_a} == {e.name for e in held_b}
     assert not {e.name for e in held_a} & {e.name for e in train_a}
+
+
+def test_external_only_writes_just_the_yolox_entry(tmp_path: Path) -> None:
+    import json
+
+    from services.registry import Registry
+    from training.__main__ import main
+    from training.detection import build
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "manifest.json").write_text(json.dumps({"schema": 1, "models": {"a/b": {"file": "a/b.onnx"}}}))
+    assert main(["detection", "--external-only", "--models-dir", str(models)]) == 0
+    manifest = json.loads((models / "manifest.json").read_text())
+    assert manifest["models"] == {"a/b": {"file": "a/b.onnx"}}
+    entry = manifest["external"]["detection/yolox_nano"]
+    assert entry["rebuild"] == "python -m training detection --external-only"
+    spec = Registry(models, ("CPUExecutionProvider",)).external("detection/yolox_nano")
+    assert spec.url == build.YOLOX_NANO["url"] and set(spec.digests) == set(build.YOLOX_NANO["digests"])
+
+
+def test_write_external_refuses_an_entry_its_reader_cannot_read(tmp_path: Path) -> None:
+    from services.cards import CardError
+    from training.common.manifest import write_external
+    from training.detection.build import YOLOX_NANO
+
+    broken = {k: v for k, v in YOLOX_NANO.items() if k != "contract"}
+    with pytest.raises(CardError, match=r"ExternalSpec: no value at 'contract' \(field contract\)"):
+        write_external(tmp_path, "detection/yolox_nano", broken)
+    assert not (tmp_path / "manifest.json").exists()

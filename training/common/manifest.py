@@ -13,6 +13,7 @@ from typing import Any
 import onnx
 
 from services.cards import read_card
+from services.external import ExternalSpec
 from training.common.onnx_graph import value_info
 
 log = logging.getLogger(__name__)
@@ -96,3 +97,28 @@ def _update_manifest(path: Path, key: str, entry: dict[str, Any]) -> None:
     manifest["models"][key] = entry
     manifest["models"] = dict(sorted(manifest["models"].items()))
     path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_external(models_dir: Path, key: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Write the manifest's "external" entry of third-party weights (never committed: url, accepted sha256 digests,
+    locations, input/output contract, licence); returns the entry.
+
+    The entry must read back as services.external.ExternalSpec, or nothing is written. The "models" table is left
+    as it is.
+    """
+    entry = {
+        **spec,
+        "rebuild": f"python -m training {key.split('/', 1)[0]} --external-only",
+        "git_commit": git_commit(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    read_card(ExternalSpec, entry)  # the registry's reader: CardError names the missing value
+    path = Path(models_dir) / "manifest.json"
+    manifest: dict[str, Any] = {"schema": 1, "models": {}}
+    if path.exists():
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["external"] = dict(sorted({**manifest.get("external", {}), key: entry}.items()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    log.info("wrote the external entry %s to %s", key, path)
+    return entry

@@ -7,10 +7,14 @@ in which YOLOX-Nano sees no person (the list in training/bsds_person_free.json; 
 are mixed in without boxes, so the detector learns that most of the world is neither; the person-free BSDS500 test
 photos measure its false alarms. Training checkpoints go to build/detection/ and a rerun resumes from them.
 `--download` fetches the datasets and the YOLOX-Nano release (for its evaluation).
+
+YOLOX-Nano is never committed: every build writes its manifest entry under "external" (YOLOX_NANO: url, accepted
+digests, locations, contract, licence); `--external-only` writes just that entry, without training anything.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
@@ -22,11 +26,13 @@ import torch
 
 from services import detection as service
 from services.errors import ModelUnavailableError
+from services.registry import Registry, default_registry
+from services.settings import load_settings
 from services.timing import median_call_ms
 from services.vision import letterbox
 from training.common.bsds import BSDS500, locate_photos, photo_paths
 from training.common.images import load_rgb
-from training.common.manifest import ROOT, write_model
+from training.common.manifest import ROOT, write_external, write_model
 from training.common.onnx_graph import cpu_session
 from training.common.vision_data import (
     CLASSES,
@@ -52,6 +58,39 @@ DETECTOR_CONFIG = TrainConfig()
 GOALS = {"own_ms": 40.0, "yolox_ms": 60.0, "training_minutes": 60.0}
 PARITY_IMAGES = 12
 PERSON_FREE_FILE = Path(__file__).with_name("bsds_person_free.json")
+
+# The manifest's external entry of YOLOX-Nano (services.external.ExternalSpec reads it).
+YOLOX_NANO = {
+    "name": "YOLOX-Nano",
+    "title": "YOLOX-Nano (COCO, 80 classes)",
+    "url": "https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/yolox_nano.onnx",
+    "licence": "Apache-2.0 (Megvii-BaseDetection/YOLOX)",
+    "digests": {
+        "c789161ed43c8269fcd4e67c67eeeb4e80c622da2eb296a20bc6007bd18a0b7d": {
+            "what": "official YOLOX 0.1.1rc0 release asset (the URL's file)"
+        },
+        "e8af074932d4ed7e232278e3055cefcdea3edf178874a3694ae292649fb464dd": {
+            "what": "third-party ONNX export of the same weights (Bigisland1729/object-detection-models @ 7f3f2fa), "
+            "the copy kept in ../shared/weights",
+            "size": 3678356,
+        },
+    },
+    "locations": [  # searched in order; a download goes to the first
+        {"root": "cache", "file": "yolox_nano.onnx"},  # PORTAL_CACHE_DIR
+        {"root": "weights", "file": "yolox_nano/yolox_nano.onnx"},  # PORTAL_WEIGHTS_DIR
+    ],
+    "contract": {"input": {"name": "images", "shape": [1, 3, 416, 416]}, "output": {"shape": [1, 3549, 85]}},
+    "get": "the page's button or `python -m training detection --external-only --download`",
+}
+
+
+def add_arguments(parser: argparse._ActionsContainer) -> None:
+    """Options of the detection build only (`python -m training detection --external-only`)."""
+    parser.add_argument(
+        "--external-only",
+        action="store_true",
+        help="only (re)write YOLOX-Nano's external manifest entry, without training (with --download: fetch it too)",
+    )
 
 
 def background_photos(data_dir: Path, part: str, *, download: bool = False) -> list[Path]:
@@ -113,35 +152,49 @@ def own_detector(sess, size: int):
     return run
 
 
-def yolox_detector(image: np.ndarray):
-    found = service.detect(image, service.YOLOX, confidence=AP_SCORE, iou=OPERATING_NMS)
-    return found.boxes, found.scores, found.labels()
+def yolox_detector(registry: Registry):
+    def run(image: np.ndarray):
+        found = service.detect(image, service.YOLOX, confidence=AP_SCORE, iou=OPERATING_NMS, registry=registry)
+        return found.boxes, found.scores, found.labels()
+
+    return run
 
 
-def evaluate_yolox(held_out, penn) -> dict:
-    """YOLOX-Nano's figures on the same held-out images (person only: COCO has no raccoon) and all of Penn-Fudan."""
+def evaluate_yolox(held_out, penn, registry: Registry | None = None) -> dict:
+    """YOLOX-Nano's figures on the same held-out images (person only: COCO has no raccoon) and all of Penn-Fudan.
+
+    registry: the one on the models folder being built (default: the settings' one, as the benchmark uses).
+    """
+    registry = registry or default_registry()
     try:
-        service.yolox_path()
+        loaded = registry.load(service.YOLOX_KEY)
     except ModelUnavailableError as err:
         log.warning("YOLOX-Nano not evaluated: %s", err)
         return {"available": False, "reason": str(err)}
-    held = evaluate(yolox_detector, held_out, {"person": "person"})
-    every = evaluate(yolox_detector, penn, {"person": "person"})
+    held = evaluate(yolox_detector(registry), held_out, {"person": "person"})
+    every = evaluate(yolox_detector(registry), penn, {"person": "person"})
     return {
         "available": True,
         "held_out": {k: v.to_json() for k, v in held.items()},
         "raccoon": "not scored: COCO has no raccoon class",
         "penn_fudan_all_170": every["person"].to_json(),
-        "file_sha256": service.sha256_file(service.yolox_path()),
+        "file_sha256": loaded.sha256,
     }
 
 
-def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
-    if download:
-        try:
-            service.yolox_path()
-        except ModelUnavailableError:
-            service.download_yolox()
+def write_yolox_entry(models_dir: Path, *, download: bool = False) -> Registry:
+    """Write YOLOX-Nano's external manifest entry (and fetch the file when asked and absent); the registry on it."""
+    write_external(models_dir, service.YOLOX_KEY, YOLOX_NANO)
+    registry = Registry(models_dir, load_settings().providers)
+    if download and not registry.status(service.YOLOX_KEY).ready:
+        registry.download(service.YOLOX_KEY)
+    return registry
+
+
+def build(data_dir: Path, models_dir: Path, *, download: bool = False, external_only: bool = False) -> dict:
+    registry = write_yolox_entry(models_dir, download=download)
+    if external_only:
+        return registry.externals()[service.YOLOX_KEY]
     train_set, held_out, penn = examples(data_dir, download=download)
     backgrounds = background_photos(data_dir, "train", download=download)
     config = DETECTOR_CONFIG
@@ -166,7 +219,7 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
     detector = own_detector(sess, config.net.input_size)
     own = evaluate(detector, held_out, {name: name for name in CLASSES})
     alarms = false_alarms(detector, background_photos(data_dir, "test"))
-    yolox = evaluate_yolox(held_out, penn)
+    yolox = evaluate_yolox(held_out, penn, registry)
     images = [load_rgb(e.image) for e in held_out[:10]]
     own_ms = median_call_ms(lambda: [detector(image) for image in images], repeats=5) / len(images)
     metrics = {
@@ -222,4 +275,5 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
             ),
             "goals": GOALS,
         },
+        card_type=service.DetectionCard,
     )
