@@ -9,8 +9,9 @@ import streamlit as st
 
 from services import books
 from services.errors import PortalError
-from ui.components import artifact_facts, caption
+from services.registry import LoadedModel
 from ui.covers import book_grid
+from ui.scaffold import about, caption, load_or_stop, show_error, start
 
 RATINGS = ["read, no rating", *range(1, 11)]
 EXAMPLE = {"The Hobbit : The Enchanting Prelude to The Lord of the Rings": 10, "The Da Vinci Code": 8}
@@ -19,6 +20,11 @@ EXAMPLE = {"The Hobbit : The Enchanting Prelude to The Lord of the Rings": 10, "
 @st.cache_resource(show_spinner="Loading and timing the model…")
 def _latency(sha256: str) -> float:  # keyed by the artifact's checksum
     return books.measure_latency()
+
+
+def _open() -> tuple[LoadedModel, books.BooksCard, books.Catalog, float]:
+    model = books.load()
+    return model, books.card(model), books.catalog(), _latency(model.entry["sha256"])
 
 
 def _add(title: str) -> None:
@@ -41,18 +47,12 @@ def _because(item: books.Recommendation, picks: dict[str, int | None]) -> str:
     return f"Because you read {title}" if picks[item.because.title] is None else f"Because you liked {title}"
 
 
-st.title("Book recommender")
-try:
-    model = books.load()
-    catalog = books.catalog()
-    latency = _latency(model.entry["sha256"])
-except PortalError as err:
-    st.error(str(err), icon=":material/error:")
-    st.stop()
+demo = start("books")
+model, card, catalog, latency = load_or_stop(demo, _open)
 caption(model, latency, "implicit ALS, new reader folded in inside the graph")
 titles = list(catalog.by_title)
 
-recommend_tab, similar_tab = st.tabs(["Recommend", "Similar books"])
+recommend_tab, similar_tab, about_tab = st.tabs(["Recommend", "Similar books", "About this model"])
 with recommend_tab:
     left, right = st.columns([2, 3], gap="large")
     with left:
@@ -63,7 +63,7 @@ with recommend_tab:
             try:
                 matches = books.search(query, top_k=6)
             except PortalError as err:
-                st.warning(str(err), icon=":material/search_off:")
+                show_error(err)
             else:
                 for match in matches:
                     added = match.book.title in st.session_state.get("books_picked", [])
@@ -95,7 +95,7 @@ with recommend_tab:
             try:
                 result = books.recommend(picks, top_k=top_k)
             except PortalError as err:
-                st.error(str(err), icon=":material/error:")
+                show_error(err)
             else:
                 st.subheader("Recommended for you")
                 st.caption(f"{sum(result.timings_ms.values()):.1f} ms on {result.provider}")
@@ -107,37 +107,26 @@ with similar_tab:
     try:
         result = books.similar(title, top_k=10)
     except PortalError as err:
-        st.error(str(err), icon=":material/error:")
+        show_error(err)
     else:
         st.caption(f"Closest titles by the model's learned factors (cosine) · {result.timings_ms['inference']:.1f} ms")
         book_grid([(item.book, f"similarity {item.score:.2f}") for item in result.items])
 
-with st.expander("About this model", icon=":material/info:"):
-    metrics = model.entry["metrics"]
-    st.write(model.entry["card"]["summary"])
-    names = {
-        "popularity": "Popularity",
-        "item_item": "Item-item cosine (the tutorial)",
-        "mf_explicit": "Matrix factorisation (explicit, MLS)",
-        "ials": "Implicit ALS (served)",
-    }
-    loo = metrics["leave_one_out"]
-    columns = [(s, m) for s in ("explicit", "implicit") for m in ("hr@10", "ndcg@10")]
-    rows = [
-        {"model": label} | {f"{s} {m.upper()}": loo[s][name][m] for s, m in columns} for name, label in names.items()
-    ]
-    st.dataframe(pd.DataFrame(rows).round(3), hide_index=True, key="books_metrics")
-    ratio = {s: loo[s]["ials"]["hr@10"] / loo[s]["popularity"]["hr@10"] for s in loo}
+with about_tab:
+    st.write(card.summary)
+    st.dataframe(pd.DataFrame(books.metrics_table(card)).round(3), hide_index=True, key="books_metrics")
+    explicit, implicit = card.explicit, card.implicit
     st.markdown(
-        f"- **Protocol:** {metrics['split']}; *explicit* uses 1-10 ratings only, *implicit* every interaction "
-        f"({loo['explicit']['ials']['users']} and {loo['implicit']['ials']['users']} users)\n"
+        f"- **Protocol:** {card.split}; *explicit* uses 1-10 ratings only, *implicit* every interaction "
+        f"({explicit.ials.users} and {implicit.ials.users} users)\n"
         f"- **Goal:** HR@10 at least 1.5x popularity's and above item-item: "
-        f"{ratio['explicit']:.2f}x and {ratio['implicit']:.2f}x; HR@10 minus item-item's, 95% bootstrap interval: "
-        + " and ".join("{:+.3f} to {:+.3f}".format(*loo[s]["ials"]["hr@10_minus_item_item_ci95"]) for s in loo)
+        f"{explicit.vs_popularity:.2f}x and {implicit.vs_popularity:.2f}x; HR@10 minus item-item's, 95% bootstrap "
+        "interval: "
+        + " and ".join("{:+.3f} to {:+.3f}".format(*s.ials.hr_minus_item_item_ci95) for s in (explicit, implicit))
         + "\n"
-        f"- **ONNX vs numpy fold-in:** max score difference {metrics['parity']['max_abs_diff_score']:.1e} "
-        f"over {metrics['parity']['users']} readers\n"
-        f"- **Training time:** {metrics['training_seconds']} s on CPU (grid search included); the served model "
+        f"- **ONNX vs numpy fold-in:** max score difference {card.parity_max_abs_diff:.1e} "
+        f"over {card.parity_users} readers\n"
+        f"- **Training time:** {card.training_seconds} s on CPU (grid search included); the served model "
         "is refitted on every interaction"
     )
-    artifact_facts(model, latency)
+    about([model], latency)

@@ -110,7 +110,7 @@ with play_tab:
     try:
         photo, label = choose_photo("detection", default_sample="astronaut")
     except PortalError as err:
-        st.error(str(err), icon=":material/error:")  # not show_error's warning: bad input is shown as an error here
+        show_error(err)
         photo, label = None, ""
 
     c1, c2 = st.columns(2)
@@ -128,7 +128,7 @@ with play_tab:
         try:
             found = _detect(photo, model, confidence, iou, info.version)
         except PortalError as err:
-            st.error(str(err), icon=":material/error:")  # as above (tests/detection/test_app.py asserts at.error)
+            show_error(err)
         else:
             _results(photo, label, found, model, confidence)
 

@@ -8,24 +8,20 @@ import streamlit as st
 from services import housing
 from services.errors import PortalError
 from services.inputs import read_csv
-from services.registry import default_registry
+from services.registry import LoadedModel, default_registry
 from ui.charts import value_in_distribution
-from ui.components import artifact_facts, caption
 from ui.maps import pick_location
-
-PLACES = {  # name -> (latitude, longitude, ocean proximity)
-    "San Francisco": (37.77, -122.42, "NEAR BAY"),
-    "Los Angeles": (34.05, -118.24, "<1H OCEAN"),
-    "San Diego": (32.72, -117.16, "NEAR OCEAN"),
-    "Sacramento": (38.58, -121.49, "INLAND"),
-    "Fresno": (36.74, -119.79, "INLAND"),
-    "Palo Alto": (37.44, -122.14, "NEAR BAY"),
-}
+from ui.scaffold import about, caption, load_or_stop, show_error, start
 
 
 @st.cache_resource(show_spinner="Loading and timing the model…")
 def _load(sha256: str) -> tuple[dict, float]:  # keyed by the artifact's checksum
     return default_registry().sidecar(housing.MODEL_KEY, "stats"), housing.measure_latency()
+
+
+def _open() -> tuple[LoadedModel, housing.HousingCard, dict, float]:
+    model = housing.load()
+    return model, housing.card(model), *_load(model.entry["sha256"])
 
 
 def _defaults(stats: dict) -> None:
@@ -35,25 +31,20 @@ def _defaults(stats: dict) -> None:
 
 
 def _place() -> None:
-    lat, lon, ocean = PLACES[st.session_state.setdefault("housing_place", "Los Angeles")]
+    lat, lon, ocean = housing.PLACES[st.session_state.setdefault("housing_place", "Los Angeles")]
     st.session_state.update(housing_latitude=lat, housing_longitude=lon, housing_ocean_proximity=ocean)
 
 
-st.title("California housing prices")
-try:
-    model = housing.load()
-    stats, latency = _load(model.entry["sha256"])
-except PortalError as err:
-    st.error(str(err), icon=":material/error:")
-    st.stop()
+demo = start("housing")
+model, card, stats, latency = load_or_stop(demo, _open)
 caption(model, latency, "HistGradientBoosting + CQR interval")
 if "housing_households" not in st.session_state:
     _defaults(stats)
 
-one, batch = st.tabs(["One district", "Batch (CSV)"])
+one, batch, about_tab = st.tabs(["One district", "Batch (CSV)", "About this model"])
 with one:
     pick, where = st.columns([1, 2])
-    pick.selectbox("Start from a place", list(PLACES), key="housing_place", on_change=_place)
+    pick.selectbox("Start from a place", list(housing.PLACES), key="housing_place", on_change=_place)
     pick.caption(
         "…or click a cell on the map (colour: median price of the training districts there), "
         "then adjust the numbers and press Predict."
@@ -91,7 +82,7 @@ with one:
     try:
         result = housing.predict(pd.DataFrame([district]))
     except PortalError as err:
-        st.error(str(err), icon=":material/error:")
+        show_error(err)
     else:
         left, right = st.columns([1, 2])
         left.metric("Predicted median house value", f"${result.price[0]:,.0f}")
@@ -122,19 +113,16 @@ with batch:
             with st.spinner("Predicting…"):
                 result = housing.predict(frame)
         except PortalError as err:
-            st.error(str(err), icon=":material/error:")
+            show_error(err)
         else:
             table = frame.assign(
                 predicted=result.price.round(0), lower_80=result.lower.round(0), upper_80=result.upper.round(0)
             )
             st.success(f"{len(table):,} districts predicted in {sum(result.timings_ms.values()):.0f} ms.")
-            if housing.TARGET in frame and frame[housing.TARGET].notna().any():
-                known = frame[housing.TARGET].notna()
-                error = (table.predicted - frame[housing.TARGET])[known]
-                inside = frame[housing.TARGET].between(table.lower_80, table.upper_80)[known]
+            if (scored := housing.score(frame, result)) is not None:
                 st.write(
-                    f"On the {known.sum():,} rows with a known value: RMSE **${(error**2).mean() ** 0.5:,.0f}**, "
-                    f"interval coverage **{inside.mean():.1%}**."
+                    f"On the {scored.rows:,} rows with a known value: RMSE **${scored.rmse:,.0f}**, "
+                    f"interval coverage **{scored.coverage:.1%}**."
                 )
             st.dataframe(table, hide_index=True, key="housing_table")
             st.download_button(
@@ -145,21 +133,17 @@ with batch:
                 key="housing_download",
             )
 
-with st.expander("About this model", icon=":material/info:"):
-    metrics = model.entry["metrics"]
-    test = metrics["test"]
-    st.write(model.entry["card"]["summary"])
-    anchors = [{"model": "This portal (ONNX)", "test RMSE": f"${test['rmse']:,.0f}"}] + [
-        {"model": a["name"], "test RMSE": f"${a['test_rmse']:,}"} for a in model.entry["card"]["anchors"]
-    ]
-    st.table(pd.DataFrame(anchors))
+with about_tab:
+    st.write(card.summary)
+    anchors = [("This portal (ONNX)", card.rmse), *((a.name, a.test_rmse) for a in card.anchors)]
+    st.table(pd.DataFrame([{"model": name, "test RMSE": f"${rmse:,.0f}"} for name, rmse in anchors]))
     st.markdown(
-        f"- **Test split:** {metrics['test_split']} ({test['rows']:,} districts)\n"
-        f"- **MAE:** ${test['mae']:,.0f} · **R²:** {test['r2']:.3f}\n"
-        f"- **80% interval:** coverage {test['interval_coverage']:.1%} on the test set, "
-        f"mean width ${test['interval_mean_width']:,.0f}\n"
-        f"- **ONNX vs scikit-learn:** max difference ${metrics['parity']['max_abs_diff_dollars']:.4f} "
-        f"over {metrics['parity']['rows']:,} test rows\n"
-        f"- **Training time:** {metrics['training_seconds']} s on CPU"
+        f"- **Test split:** {card.test_split} ({card.test_rows:,} districts)\n"
+        f"- **MAE:** ${card.mae:,.0f} · **R²:** {card.r2:.3f}\n"
+        f"- **80% interval:** coverage {card.interval_coverage:.1%} on the test set, "
+        f"mean width ${card.interval_mean_width:,.0f}\n"
+        f"- **ONNX vs scikit-learn:** max difference ${card.parity_max_abs_diff:.4f} "
+        f"over {card.parity_rows:,} test rows\n"
+        f"- **Training time:** {card.training_seconds} s on CPU"
     )
-    artifact_facts(model, latency)
+    about([model], latency)

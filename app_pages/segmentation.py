@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import streamlit as st
 
 from services import segmentation
 from services.errors import PortalError
 from services.vision import to_png
-from ui.components import artifact_facts, caption
 from ui.photo_input import choose_photo
-from ui.vision_cards import segmentation_card
+from ui.scaffold import about, caption, load_or_stop, show_error, start
+from ui.segmentation_card import segmentation_card
 
 EFFECT_LABELS = {
     "overlay": "Highlight the people",
@@ -28,12 +26,8 @@ def _segment(photo: np.ndarray, version: str) -> segmentation.Segmentation:
     return segmentation.segment(photo)
 
 
-st.title("Person segmentation")
-problem = segmentation.status()
-if problem:
-    st.error(f"The segmentation model could not be loaded. {problem}", icon=":material/error:")
-    st.stop()
-loaded = segmentation.model()
+demo = start("segmentation")
+loaded = load_or_stop(demo, segmentation.model)
 
 play_tab, card_tab = st.tabs(["Segment a photo", "About this model"])
 
@@ -41,7 +35,7 @@ with play_tab:
     try:
         photo, label = choose_photo("segmentation", default_sample="astronaut")
     except PortalError as err:
-        st.error(str(err), icon=":material/error:")
+        show_error(err)
         photo, label = None, ""
 
     st.caption(
@@ -78,7 +72,7 @@ with play_tab:
             seg = _segment(photo, loaded.entry["sha256"])
             result = segmentation.apply_effect(photo, seg, effect, **options)
         except PortalError as err:
-            st.error(str(err), icon=":material/error:")
+            show_error(err)
         else:
             left, right = st.columns(2)
             left.image(photo, caption="Your photo", width="stretch")
@@ -92,17 +86,26 @@ with play_tab:
                     "No person found. This model was trained on pedestrians only; other objects stay background.",
                     icon=":material/person_search:",
                 )
-            digest = hashlib.sha256(result.tobytes()).hexdigest()[:8]
             st.download_button(
                 "Download PNG" + (" (transparent background)" if effect == "remove" else ""),
                 to_png(result),
-                f"{label}_{effect}_{digest}.png",
+                segmentation.file_name(label, effect, result),
                 "image/png",
                 key="segmentation_download",
                 icon=":material/download:",
             )
 
 with card_tab:
-    segmentation_card(loaded.entry)
+    try:
+        card = segmentation.card(loaded)
+    except PortalError as err:  # a drifted entry: the message names the missing value and the rebuild command
+        show_error(err)
+    else:
+        if card is None:
+            st.info(
+                f"The manifest has no figures for this model; rebuild it with `{demo.rebuild}`.", icon=":material/info:"
+            )
+        else:
+            segmentation_card(card)
     caption(loaded, None, "Person U-Net")
-    artifact_facts(loaded, None)
+    about([loaded])

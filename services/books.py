@@ -1,7 +1,9 @@
-"""Book recommender service: typo-tolerant title search, recommendations for a new reader, similar titles."""
+"""Book recommender service: typo-tolerant title search, recommendations for a new reader, similar titles; the
+recommender's typed card and its comparison table."""
 
 from __future__ import annotations
 
+import math
 import time
 import unicodedata
 from collections.abc import Mapping
@@ -10,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from services.cards import at, read_card
 from services.errors import InvalidInputError
 from services.registry import LoadedModel, Registry, default_registry
 from services.timing import elapsed_ms, median_call_ms
@@ -21,6 +24,12 @@ MAX_TOP_K = 50
 MAX_PICKS = 300
 MAX_QUERY_CHARS = 200
 COVER_URL = "https://images.amazon.com/images/P/{isbn}.01.MZZZZZZZ.jpg"  # Book-Crossing's cover pattern
+COMPARED = {  # the models compared by leave-one-out: manifest name -> what the card calls it
+    "popularity": "Popularity",
+    "item_item": "Item-item cosine (the tutorial)",
+    "mf_explicit": "Matrix factorisation (explicit, MLS)",
+    "ials": "Implicit ALS (served)",
+}
 
 
 @dataclass(frozen=True)
@@ -68,12 +77,88 @@ class Ranked:
     provider: str
 
 
+@dataclass(frozen=True)
+class Scores:
+    """Leave-one-out ranking quality of one model: hit rate and NDCG in the top 10, over `users` readers."""
+
+    hr: float = at("hr@10")
+    ndcg: float = at("ndcg@10")
+    users: int = at("users")
+
+
+@dataclass(frozen=True)
+class ServedScores(Scores):
+    """The served model's scores, with the 95% bootstrap interval of its HR@10 minus item-item's."""
+
+    hr_minus_item_item_ci95: tuple[float, ...] = at("hr@10_minus_item_item_ci95")
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """Every compared model's scores on one setting (explicit ratings only, or every interaction)."""
+
+    popularity: Scores
+    item_item: Scores
+    mf_explicit: Scores
+    ials: ServedScores
+
+    @property
+    def vs_popularity(self) -> float:
+        """The served model's HR@10 as a multiple of popularity's."""
+        return self.ials.hr / self.popularity.hr if self.popularity.hr else math.inf
+
+
+@dataclass(frozen=True)
+class BooksCard:
+    """What the page says about the recommender, read from its manifest entry."""
+
+    summary: str
+    split: str = at("metrics.split")
+    explicit: LeaveOneOut = at("metrics.leave_one_out.explicit")
+    implicit: LeaveOneOut = at("metrics.leave_one_out.implicit")
+    parity_max_abs_diff: float = at("metrics.parity.max_abs_diff_score")
+    parity_users: int = at("metrics.parity.users")
+    training_seconds: float = at("metrics.training_seconds")
+
+    @property
+    def settings(self) -> dict[str, LeaveOneOut]:
+        return {"explicit": self.explicit, "implicit": self.implicit}
+
+
 _CATALOGS: dict[tuple[str, str], Catalog] = {}
 
 
 def load(registry: Registry | None = None) -> LoadedModel:
     """The verified recommender. Raises ModelUnavailableError with the rebuild command."""
     return (registry or default_registry()).load(MODEL_KEY)
+
+
+def card(model: LoadedModel) -> BooksCard:
+    """The recommender's typed card.
+
+    Args:
+        model: the loaded recommender (from load()).
+
+    Raises:
+        CardError: the manifest entry lacks a value the card needs (the message names it and the rebuild command).
+    """
+    return read_card(BooksCard, model.entry)
+
+
+def metrics_table(card: BooksCard) -> list[dict[str, str | float]]:
+    """One row per compared model (COMPARED's order): its name, then HR@10 and NDCG@10 per setting.
+
+    Returns:
+        Rows keyed "model", "explicit HR@10", "explicit NDCG@10", "implicit HR@10", "implicit NDCG@10".
+    """
+    rows: list[dict[str, str | float]] = []
+    for name, label in COMPARED.items():
+        row: dict[str, str | float] = {"model": label}
+        for setting, scores in card.settings.items():
+            measured: Scores = getattr(scores, name)
+            row |= {f"{setting} HR@10": measured.hr, f"{setting} NDCG@10": measured.ndcg}
+        rows.append(row)
+    return rows
 
 
 def catalog(registry: Registry | None = None) -> Catalog:

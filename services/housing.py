@@ -1,4 +1,5 @@
-"""California housing price service: districts in, prices with an 80% prediction interval out."""
+"""California housing price service: districts in, prices with an 80% prediction interval out; the model's typed
+card, and the score of a batch whose true values are known."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
+from services.cards import at, read_card
 from services.errors import InvalidInputError
 from services.inputs import CsvSchema
 from services.registry import LoadedModel, Registry, default_registry, run_session
@@ -30,6 +32,14 @@ NUMERIC_COLUMNS = (
     "median_income",
 )
 OCEAN_CATEGORIES = ("<1H OCEAN", "INLAND", "NEAR OCEAN", "NEAR BAY", "ISLAND")
+PLACES = {  # example districts to start from: name -> (latitude, longitude, ocean proximity)
+    "San Francisco": (37.77, -122.42, "NEAR BAY"),
+    "Los Angeles": (34.05, -118.24, "<1H OCEAN"),
+    "San Diego": (32.72, -117.16, "NEAR OCEAN"),
+    "Sacramento": (38.58, -121.49, "INLAND"),
+    "Fresno": (36.74, -119.79, "INLAND"),
+    "Palo Alto": (37.44, -122.14, "NEAR BAY"),
+}
 PRICE_RANGE = (14_999.0, 500_001.0)  # the census data's floor and cap, in dollars
 CHUNK_ROWS = 256  # bounds the (rows x 16,512) neighbour-distance matrix to ~34 MB per step
 
@@ -62,9 +72,74 @@ class HousingPrediction:
     provider: str
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """A published result on the same split, for comparison."""
+
+    name: str
+    test_rmse: float  # dollars
+
+
+@dataclass(frozen=True)
+class HousingCard:
+    """What the page says about the model, read from its manifest entry (dollars unless named otherwise)."""
+
+    summary: str
+    anchors: tuple[Anchor, ...]
+    test_split: str = at("metrics.test_split")
+    test_rows: int = at("metrics.test.rows")
+    rmse: float = at("metrics.test.rmse")
+    mae: float = at("metrics.test.mae")
+    r2: float = at("metrics.test.r2")
+    interval_coverage: float = at("metrics.test.interval_coverage")  # fraction of test prices inside the interval
+    interval_mean_width: float = at("metrics.test.interval_mean_width")
+    parity_max_abs_diff: float = at("metrics.parity.max_abs_diff_dollars")
+    parity_rows: int = at("metrics.parity.rows")
+    training_seconds: float = at("metrics.training_seconds")
+
+
+@dataclass(frozen=True)
+class BatchScore:
+    """How predictions did on the rows whose true value is known."""
+
+    rows: int
+    rmse: float  # dollars
+    coverage: float  # fraction of true values inside the 80% interval
+
+
 def load(registry: Registry | None = None) -> LoadedModel:
     """The verified housing model. Raises ModelUnavailableError with the rebuild command."""
     return (registry or default_registry()).load(MODEL_KEY)
+
+
+def card(model: LoadedModel) -> HousingCard:
+    """The model's typed card.
+
+    Args:
+        model: the loaded housing model (from load()).
+
+    Raises:
+        CardError: the manifest entry lacks a value the card needs (the message names it and the rebuild command).
+    """
+    return read_card(HousingCard, model.entry)
+
+
+def score(frame: pd.DataFrame, prediction: HousingPrediction) -> BatchScore | None:
+    """RMSE and interval coverage over the rows of `frame` with a known TARGET; None when no row has one.
+
+    Args:
+        frame: the districts predicted, in the same order as the prediction (TARGET is optional).
+        prediction: predict(frame)'s result.
+    """
+    if TARGET not in frame:
+        return None
+    truth = pd.to_numeric(frame[TARGET], errors="coerce").to_numpy(np.float64)
+    known = ~np.isnan(truth)
+    if not known.any():
+        return None
+    truth, price = truth[known], prediction.price[known]
+    inside = (prediction.lower[known] <= truth) & (truth <= prediction.upper[known])
+    return BatchScore(int(known.sum()), float(np.sqrt(np.mean((price - truth) ** 2))), float(inside.mean()))
 
 
 def predict(frame: pd.DataFrame, *, registry: Registry | None = None) -> HousingPrediction:

@@ -7,6 +7,7 @@ the probability as a soft edge.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
+from services.cards import at, read_card
 from services.errors import InvalidInputError, ModelUnavailableError
 from services.registry import LoadedModel, Registry, default_registry
 from services.vision import Letterbox, check_rgb, letterbox
@@ -44,8 +46,71 @@ class Segmentation:
         return float(self.mask.mean())
 
 
+@dataclass(frozen=True)
+class Scores:
+    """The U-Net's pixel scores on a set of images (person pixels at the model's threshold, full resolution)."""
+
+    iou: float
+    dice: float
+    mean_image_iou: float
+    pixel_accuracy: float
+    images: int
+
+
+@dataclass(frozen=True)
+class SegmentationGoals:
+    """What the U-Net was built to reach."""
+
+    iou: float  # held-out IoU at least this
+    ms_256: float  # a photo end to end in at most this many milliseconds at 256 x 256
+    training_minutes: float  # training budget
+
+
+@dataclass(frozen=True)
+class SegmentationCard:
+    """The U-Net's model card, read from its manifest entry (the About tab shows nothing else)."""
+
+    architecture: str
+    goals: SegmentationGoals
+    held_out: Scores = at("metrics.held_out")
+    train_subset: Scores = at("metrics.train_subset")
+    parity_max_abs: float = at("metrics.parity_max_abs")  # Keras vs onnxruntime
+    ms_per_image: float = at("metrics.ms_per_image_at_build")
+    split: str = at("data.split")
+    threshold: str = at("metadata.threshold")  # as the ONNX metadata holds it
+    input_size: str = at("metadata.input_size")
+    steps: int = at("training.steps")
+    batch: int = at("training.config.batch")
+    crop: int = at("training.config.crop")
+    train_images: int = at("training.train_images")
+    training_seconds: float = at("training.seconds")
+    device: str = at("training.device")
+    tensorflow: str = at("training.tensorflow")
+    tf2onnx: str = at("training.tf2onnx")
+
+    @property
+    def iou_goal_met(self) -> bool:
+        return self.held_out.iou >= self.goals.iou
+
+
 def model(registry: Registry | None = None) -> LoadedModel:
+    """The verified U-Net. Raises ModelUnavailableError (the message says how to rebuild it)."""
     return (registry or default_registry()).load(KEY)
+
+
+def card(loaded: LoadedModel) -> SegmentationCard | None:
+    """The U-Net's typed model card.
+
+    Args:
+        loaded: the U-Net (from model()).
+
+    Returns:
+        The card, or None where the U-Net was built without figures (an empty metrics record).
+
+    Raises:
+        CardError: its manifest entry lacks a value the card needs (the message names it and the rebuild command).
+    """
+    return read_card(SegmentationCard, loaded.entry) if loaded.entry.get("metrics") else None
 
 
 def status(registry: Registry | None = None) -> str | None:
@@ -133,3 +198,8 @@ def apply_effect(
     else:
         out = photo * alpha + np.array(rgb, np.float32) * (1 - alpha)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def file_name(label: str, effect: str, image: np.ndarray) -> str:
+    """A download name for a result: the photo's label, the effect and a short digest of the pixels."""
+    return f"{label}_{effect}_{hashlib.sha256(image.tobytes()).hexdigest()[:8]}.png"

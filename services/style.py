@@ -7,16 +7,17 @@ photo's colours (the network's luminance with the photo's chroma) and blends wit
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from services.errors import InvalidInputError
-from services.registry import Registry, default_registry
+from services.cards import at, read_card
+from services.errors import InvalidInputError, PortalError
+from services.registry import LoadedModel, Registry, default_registry
+from services.samples import load_sample
 
 # The styles, in the order the page offers them (models/style/<name>.onnx).
 STYLES = ("starry_night", "great_wave", "the_scream", "composition_vii", "shipwreck")
@@ -26,22 +27,90 @@ MAX_SIDE = 1024  # the largest output side offered (1024 x 1024 runs in about 0.
 DEFAULT_SIDE = 768
 SIDE_CHOICES = (256, 384, 512, 768, 1024)
 MULTIPLE = 4  # two stride-2 stages
+THUMBNAIL_SAMPLE = "chelsea"  # the bundled photo every style's thumbnail restyles (the paintings are not shipped)
+THUMBNAIL_SIDE = 224
 
 
 @dataclass(frozen=True)
 class StyleInfo:
-    """A style as the page shows it: the painting it learned and the model card figures."""
+    """A style as the page offers it: the painting it learned and its network's checksum."""
 
     name: str
     key: str
     title: str
     artist: str
     year: str
-    entry: Mapping[str, Any]
+    sha256: str  # the network's checksum: a cache key that changes when the network is rebuilt
 
     @property
     def caption(self) -> str:
         return f"{self.artist}, {self.title} ({self.year})"
+
+
+@dataclass(frozen=True)
+class Styles:
+    """The styles the page can offer: facts of the ready ones, and for every style None or why it is not ready."""
+
+    infos: dict[str, StyleInfo]  # ready styles, in STYLES order
+    status: dict[str, str | None]  # every style, in STYLES order
+
+
+@dataclass(frozen=True)
+class Painting:
+    """The painting a network learned."""
+
+    title: str
+    artist: str
+    year: str
+
+
+@dataclass(frozen=True)
+class StyleGoals:
+    """What a style network was built to reach."""
+
+    ms_512: float  # 512 x 512 in at most this many milliseconds
+    speedup_vs_torch: float  # at least this many times as fast as PyTorch eager
+
+
+@dataclass(frozen=True)
+class StyleCard:
+    """One style network's model card, read from its manifest entry (the About tab shows nothing else)."""
+
+    painting: Painting
+    architecture: str
+    loss_network: str
+    goals: StyleGoals
+    own_gap_left: float = at("metrics.style_distance.training_loss_net.gap_left")  # share of the style gap left
+    judge_gap_left: float = at("metrics.style_distance.independent_judge.gap_left")
+    content_kept: float = at("metrics.content_kept")  # edge-strength correlation, photo vs output
+    held_out_photos: int = at("metrics.held_out_photos")
+    onnx_ms_512: float = at("metrics.speed_512.onnx_ms")
+    torch_ms_512: float = at("metrics.speed_512.torch_ms")
+    training_steps: int = at("training.steps")
+    training_seconds: float = at("training.seconds")
+    config_steps: int = at("training.config.steps")
+    batch: int = at("training.config.batch")
+    crop: int = at("training.config.crop")
+    device: str = at("training.device")
+    experiment: dict[str, str] | None = at("card.experiment", None)  # how the loss network was chosen
+
+    @property
+    def speedup(self) -> float:
+        """PyTorch eager time over onnxruntime time at 512 x 512, as measured at build time."""
+        return self.torch_ms_512 / self.onnx_ms_512
+
+    @property
+    def speed_goal_met(self) -> bool:
+        return self.speedup >= self.goals.speedup_vs_torch
+
+
+@dataclass(frozen=True)
+class NetworkOutput:
+    """A style network's raw output for a prepared photo (before strength and colours)."""
+
+    image: np.ndarray  # (H, W, 3) uint8
+    provider: str
+    seconds: float  # padding, network and conversion back to uint8
 
 
 @dataclass(frozen=True)
@@ -64,19 +133,58 @@ def check_style(style: str) -> str:
     return f"style/{style}"
 
 
+def model(style: str, registry: Registry | None = None) -> LoadedModel:
+    """The style's verified network.
+
+    Raises:
+        InvalidInputError: not one of STYLES.
+        ModelUnavailableError: the network is missing or broken (the message says how to rebuild it).
+    """
+    return (registry or default_registry()).load(check_style(style))
+
+
 def info(style: str, registry: Registry | None = None) -> StyleInfo:
     """The style's manifest facts; raises ModelUnavailableError (with the rebuild command) unless it loads."""
-    key = check_style(style)
-    entry = (registry or default_registry()).load(key).entry
+    entry = model(style, registry).entry
     painting = entry.get("card", {}).get("painting", {})
     return StyleInfo(
         name=style,
-        key=key,
+        key=f"style/{style}",
         title=painting.get("title", style.replace("_", " ").title()),
         artist=painting.get("artist", "unknown"),
         year=painting.get("year", ""),
-        entry=entry,
+        sha256=entry["sha256"],
     )
+
+
+def card(style: str, registry: Registry | None = None) -> StyleCard | None:
+    """The style network's typed model card.
+
+    Returns:
+        The card, or None where the network was built without figures (an empty metrics record, as tiny test
+        builds are).
+
+    Raises:
+        InvalidInputError: not one of STYLES.
+        ModelUnavailableError: the network is missing or broken.
+        CardError: its manifest entry lacks a value the card needs (the message names it and the rebuild command).
+    """
+    entry = model(style, registry).entry
+    return read_card(StyleCard, entry) if entry.get("metrics") else None
+
+
+def ready_styles(registry: Registry | None = None) -> Styles:
+    """Every style's status, and the facts of those whose network is ready (a broken one breaks only itself)."""
+    status = styles_status(registry)
+    infos: dict[str, StyleInfo] = {}
+    for name, problem in status.items():
+        if problem is not None:
+            continue
+        try:
+            infos[name] = info(name, registry)
+        except PortalError as err:
+            status[name] = str(err)
+    return Styles(infos, status)
 
 
 def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -121,6 +229,18 @@ def run_network(image: np.ndarray, style: str, registry: Registry | None = None)
     batch = np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
     output = loaded.run({"image": batch})["stylized"][0, :, :height, :width]
     return (output.transpose(1, 2, 0) * 255.0 + 0.5).clip(0, 255).astype(np.uint8), loaded.provider
+
+
+def network(photo: np.ndarray, style: str, registry: Registry | None = None) -> NetworkOutput:
+    """run_network on a photo from prepare(), timed (the step a page caches: strength and colours come after).
+
+    Raises:
+        InvalidInputError: unknown style.
+        ModelUnavailableError: the style's network is missing or broken.
+    """
+    start = time.perf_counter()
+    image, provider = run_network(photo, style, registry)
+    return NetworkOutput(image, provider, time.perf_counter() - start)
 
 
 _YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
@@ -187,8 +307,19 @@ def prepare(image: np.ndarray, max_side: int = DEFAULT_SIDE) -> np.ndarray:
     return resize(image, size)
 
 
-def finish(output: np.ndarray, photo: np.ndarray, *, strength: float = 1.0, keep_original_colours: bool = False):
-    """The options applied after the network (cheap: a page can change them without running it again)."""
+def finish(
+    output: np.ndarray, photo: np.ndarray, *, strength: float = 1.0, keep_original_colours: bool = False
+) -> np.ndarray:
+    """The options applied after the network (cheap: a page can change them without running it again).
+
+    Args:
+        output: run_network's (H, W, 3) uint8 output for photo.
+        photo: the prepared photo (from prepare()).
+        strength, keep_original_colours: as stylize.
+
+    Raises:
+        InvalidInputError: strength outside [0, 1], or output and photo of different sizes.
+    """
     _check_strength(strength)
     if output.shape != photo.shape:
         raise InvalidInputError(f"Output {output.shape} and photo {photo.shape} differ in size.")
@@ -205,3 +336,17 @@ def styles_status(registry: Registry | None = None) -> dict[str, str | None]:
         status = registry.status(f"style/{style}")
         out[style] = None if status.ready else status.message
     return out
+
+
+def thumbnail(style: str, registry: Registry | None = None) -> np.ndarray:
+    """The style network's output on the bundled THUMBNAIL_SAMPLE photo, at most THUMBNAIL_SIDE a side.
+
+    Raises:
+        ModelUnavailableError: the style's network is missing or broken.
+    """
+    return stylize(load_sample(THUMBNAIL_SAMPLE), style, max_side=THUMBNAIL_SIDE, registry=registry).image
+
+
+def file_name(label: str, style: str, image: np.ndarray) -> str:
+    """A download name for a result: the photo's label, the style and a short digest of the pixels."""
+    return f"{label}_{style}_{hashlib.sha256(image.tobytes()).hexdigest()[:8]}.png"

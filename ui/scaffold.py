@@ -13,7 +13,7 @@ from typing import TypeVar
 import streamlit as st
 
 from services.catalog import Demo, find
-from services.errors import InvalidInputError, PortalError
+from services.errors import PortalError
 from services.registry import LoadedModel
 from ui.components import artifact_facts
 from ui.components import caption as caption
@@ -29,12 +29,9 @@ def start(slug: str) -> Demo:
 
 
 def show_error(err: PortalError, *, what: str = "") -> None:
-    """The one way a page shows a PortalError: bad input as a warning (the user can fix it), the rest as an error."""
-    message = f"{what} {err}".strip()
-    if isinstance(err, InvalidInputError):
-        st.warning(message, icon=":material/warning:")
-    else:
-        st.error(message, icon=":material/error:")
+    """The one way a page shows a PortalError: an error box with the message, which says what was wrong and how to
+    fix it (bad input and a missing model alike), prefixed by what failed when the page says so."""
+    st.error(f"{what} {err}".strip(), icon=":material/error:")
 
 
 def load_or_stop(demo: Demo, load: Callable[[], T]) -> T:

@@ -53,3 +53,17 @@ def test_broken_model_says_how_to_rebuild(monkeypatch: pytest.MonkeyPatch, tmp_p
     at = open_app(monkeypatch, "segmentation", models)
     assert not at.exception
     assert any("python -m training segmentation" in e.value for e in at.error)
+
+
+def test_drifted_figures_name_the_missing_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import json
+
+    models = vision_models_copy(tmp_path / "models")
+    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["models"]["segmentation/unet_person"]["metrics"]["held_out"]["iou"]
+    (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    at = open_app(monkeypatch, "segmentation", models)
+    assert not at.exception
+    assert any("SegmentationCard: metrics.held_out: no value at 'iou'" in e.value for e in at.error)
+    assert "Held-out figures" not in _text(at)
+    assert len(at.get("image")) == 2  # the U-Net still runs

@@ -124,3 +124,27 @@ def test_style_page_restyles_an_upload_and_explains_a_bad_file(
     assert "not an image this portal can read" in at.error[0].value
     at.file_uploader(key="style_upload").set_value(("tiny.png", _png(20, 20), "image/png")).run()
     assert "needs at least 32 pixels on each side" in at.error[0].value
+
+
+def test_style_page_without_figures_says_so_and_still_restyles(
+    monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path
+) -> None:
+    at = _page(monkeypatch, tiny_style_dir)
+    assert not at.exception and not at.error
+    assert any("no figures for these models" in i.value and "python -m training style" in i.value for i in at.info)
+    assert not at.dataframe
+
+
+def test_style_page_with_drifted_figures_names_the_missing_one(
+    monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path, tmp_path: Path
+) -> None:
+    import json
+
+    models = Path(shutil.copytree(tiny_style_dir, tmp_path / "models"))
+    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
+    manifest["models"]["style/the_scream"]["metrics"] = {"content_kept": 0.5}
+    (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    at = _page(monkeypatch, models)
+    assert not at.exception
+    assert any("StyleCard: no value at 'card.architecture'" in e.value for e in at.error)
+    assert len(_images(at)) == len(style.STYLES) + 2  # the networks still run

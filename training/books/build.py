@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.books import MODEL_KEY, SIMILAR_KEY
+from services.books import MODEL_KEY, SIMILAR_KEY, BooksCard
 from training.books import recsys
 from training.books.export import parity, recommender_graph, similar_graph
 from training.common.datasets import BOOK_CROSSING, locate
@@ -167,8 +167,16 @@ def build_from_frame(
     }
     data = provenance or BOOK_CROSSING.provenance()
     sidecars = {"catalog": catalog}
-    entry = write_model(
-        models_dir, MODEL_KEY, recommender, metrics=metrics, training=training, data=data, sidecars=sidecars, card=CARD
+    entry = write_model(  # the page reads this entry as a BooksCard: a drift fails the build, not the page
+        models_dir,
+        MODEL_KEY,
+        recommender,
+        metrics=metrics,
+        training=training,
+        data=data,
+        sidecars=sidecars,
+        card=CARD,
+        card_type=BooksCard,
     )
     similar_metrics = {"factors_from": MODEL_KEY}
     write_model(

@@ -21,7 +21,15 @@ from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import train_test_split
 
-from services.housing import MODEL_KEY, NUMERIC_COLUMNS, OCEAN_CATEGORIES, PRICE_RANGE, TARGET, predict_with
+from services.housing import (
+    MODEL_KEY,
+    NUMERIC_COLUMNS,
+    OCEAN_CATEGORIES,
+    PRICE_RANGE,
+    TARGET,
+    HousingCard,
+    predict_with,
+)
 from training.common.datasets import CALIFORNIA_HOUSING, locate
 from training.common.manifest import write_model
 from training.common.onnx_graph import GraphBuilder, hgb_regressor
@@ -298,6 +306,7 @@ def build_from_frames(
         data=provenance or CALIFORNIA_HOUSING.provenance(),
         sidecars={"stats": price_stats(train)},
         card=CARD,
+        card_type=HousingCard,  # the page reads the entry as this card: a drift fails the build, not the page
     )
 
 

@@ -166,4 +166,5 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
             ),
             "goals": GOALS,
         },
+        card_type=service.SegmentationCard,
     )

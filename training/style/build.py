@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from services.style import STYLES
+from services.style import STYLES, StyleCard
 from training.common.bsds import BSDS500, BSDS_HELD_OUT_SPLIT, BSDS_TRAIN_SPLITS, locate_photos, photo_paths
 from training.common.images import load_rgb
 from training.common.manifest import ROOT, write_model
@@ -174,4 +174,5 @@ def build_style(
             "goals": GOALS,
             "experiment": LOSS_NET_EXPERIMENT,
         },
+        card_type=StyleCard,
     )
