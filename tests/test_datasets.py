@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from training.common.datasets import CALIFORNIA_HOUSING, DataFile, Dataset, locate
+from training.books.data import BOOK_CROSSING
+from training.common.datasets import DataFile, Dataset, locate
+from training.housing.data import CALIFORNIA_HOUSING
 
 
 def _dataset(content: bytes) -> Dataset:
@@ -47,7 +49,5 @@ def test_locate_checks_a_gzipped_file_by_its_plain_content(tmp_path: Path) -> No
 
 
 def test_book_crossing_source_is_a_pinned_public_url() -> None:
-    from training.common.datasets import BOOK_CROSSING
-
     (item,) = BOOK_CROSSING.files
     assert item.url.startswith("https://raw.githubusercontent.com/") and item.gzipped

@@ -20,8 +20,9 @@ import pandas as pd
 
 from services.books import MODEL_KEY, SIMILAR_KEY, BooksCard
 from training.books import recsys
+from training.books.data import BOOK_CROSSING
 from training.books.export import parity, recommender_graph, similar_graph
-from training.common.datasets import BOOK_CROSSING, locate
+from training.common.datasets import locate
 from training.common.manifest import write_model
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ def build_from_frame(
         "titles": len(titles),
         "interactions": int((~np.isnan(matrix)).sum()),
         "device": "cpu",
-        "framework": "numpy implicit ALS, exported by training/books_export.py",
+        "framework": "numpy implicit ALS, exported by training/books/export.py",
     }
     data = provenance or BOOK_CROSSING.provenance()
     sidecars = {"catalog": catalog}

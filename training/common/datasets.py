@@ -1,4 +1,6 @@
-"""The datasets the demos train on: where each comes from publicly, its licence, and its checksum.
+"""Dataset records (where a dataset comes from publicly, its licence, its checksum) and their lookup / download.
+
+Each demo keeps its own records in training/<demo>/data.py; data several demos share lives in training/common.
 
 On the project's machines the files lie in ../shared/data (PORTAL_DATA_DIR); with internet, `--download`
 fetches a missing file from its public source and checks its sha256 before use.
@@ -45,39 +47,6 @@ class Dataset:
             "citation": self.citation,
             "files": [{"path": f.path, "url": f.url, "sha256": f.sha256} for f in self.files],
         }
-
-
-CALIFORNIA_HOUSING = Dataset(
-    name="california_housing",
-    version="handson-ml2 datasets/housing/housing.csv (blob of commit aa555aa)",
-    licence="1990 US Census derived data (public, StatLib); handson-ml2 repository Apache-2.0",
-    citation="Pace & Barry (1997), Sparse Spatial Autoregressions; modified by A. Geron for Hands-On ML",
-    files=(
-        DataFile(
-            path="california_housing/housing.csv",
-            url="https://raw.githubusercontent.com/ageron/handson-ml2/master/datasets/housing/housing.csv",
-            sha256="8a3727f4cf54ac1a327f69b1d5b4db54c5834ea81c6e4efc0d163300022a685e",
-        ),
-    ),
-)
-
-
-BOOK_CROSSING = Dataset(
-    name="book_crossing_u200_b50",
-    version="Book-Crossing (Ziegler 2004) 'users > 200 ratings, titles >= 50' tutorial subset: 58,586 ratings",
-    licence="Book-Crossing: freely available for research use when acknowledged",
-    citation="C.-N. Ziegler, S. M. McNee, J. A. Konstan, G. Lausen, Improving Recommendation Lists Through "
-    "Topic Diversification, WWW '05",
-    files=(
-        DataFile(
-            path="book_crossing/final_ratings_u200_b50.csv.gz",
-            url="https://raw.githubusercontent.com/Ajay-user/python-flask-book-recommendation-app/"
-            "13b735f8f12f8e070f7580ae7122397c351e81bb/filtered_books.csv",
-            sha256="1ceefa1efcef25a48e510f93bf35ba3872ac57a94ee742a2ddd04f8e5e6f0156",
-            gzipped=True,
-        ),
-    ),
-)
 
 
 def folder_digest(folder: Path, patterns: tuple[str, ...]) -> str:

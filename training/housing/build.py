@@ -30,9 +30,10 @@ from services.housing import (
     HousingCard,
     predict_with,
 )
-from training.common.datasets import CALIFORNIA_HOUSING, locate
+from training.common.datasets import locate
 from training.common.manifest import write_model
 from training.common.onnx_graph import GraphBuilder, hgb_regressor
+from training.housing.data import CALIFORNIA_HOUSING
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +302,7 @@ def build_from_frames(
             "train_rows": len(train),
             "test_rows": len(test),
             "device": "cpu",
-            "framework": "scikit-learn HistGradientBoostingRegressor, exported by training/onnx_graph.py",
+            "framework": "scikit-learn HistGradientBoostingRegressor, exported by training/common/onnx_graph.py",
         },
         data=provenance or CALIFORNIA_HOUSING.provenance(),
         sidecars={"stats": price_stats(train)},

@@ -1,7 +1,7 @@
 """`python -m training style`: train, export and evaluate one fast style network per painting.
 
 Content photos: BSDS500 train + val (300 photos); the 200 test photos are held out for the figures and the contact
-sheets. Loss network: fixed random weights (see training/style_nets.py), chosen by the experiment recorded in
+sheets. Loss network: fixed random weights (see training/style/net.py), chosen by the experiment recorded in
 LOSS_NET_EXPERIMENT; `--loss-net vgg16` trains with the classic ImageNet VGG16 instead (needs its weights: the
 download goes through torch's hub cache and is checksum-verified).
 

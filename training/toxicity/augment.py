@@ -4,7 +4,7 @@ In both corpora nearly every tweet with "hate", "kill" or "stupid" is offensive,
 not the meaning: "Hate is everywhere but I don't hate you" scored as offensive. These templates put such words
 in plainly benign sentences (negated, about things rather than people, about hate as a topic) and join the
 heads' training data as "not offensive" / "neither". They are written for this project; the regression sentences
-in training/toxicity_eval.py are checked not to be among them.
+in training/toxicity/evaluate.py are checked not to be among them.
 """
 
 from __future__ import annotations
