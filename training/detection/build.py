@@ -2,10 +2,10 @@
 YOLOX-Nano on the held-out images, and write its manifest entry (models/detection/own_yolo.onnx).
 
 Data: Penn-Fudan pedestrians (class 0, person) and the raccoon dataset (class 1); a fixed 20% of each dataset's
-images is held out (training/common/vision_data.py) and never trained on. Background photos: the BSDS500 train + val photos
-in which YOLOX-Nano sees no person (the list in training/detection/bsds_person_free.json; person_free_photos() remakes it)
-are mixed in without boxes, so the detector learns that most of the world is neither; the person-free BSDS500 test
-photos measure its false alarms. Training checkpoints go to build/detection/ and a rerun resumes from them.
+images is held out (training/common/vision_data.py) and never trained on. Background photos: the BSDS500 train +
+val photos in which YOLOX-Nano sees no person (the list in training/detection/bsds_person_free.json;
+person_free_photos() remakes it) are mixed in without boxes, so the detector learns that most of the world is neither;
+the person-free BSDS500 test photos measure its false alarms. Training checkpoints go to build/detection/ and a rerun resumes from them.
 `--download` fetches the datasets and the YOLOX-Nano release (for its evaluation).
 
 YOLOX-Nano is never committed: every build writes its manifest entry under "external" (YOLOX_NANO: url, accepted
@@ -261,8 +261,8 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False, external_
             "split": f"fixed: {HELD_OUT_FRACTION:.0%} of each dataset's images held out (seed {HELD_OUT_SEED})",
             "backgrounds": BSDS500.provenance()
             | {
-                "used": "person-free train + val photos (training/detection/bsds_person_free.json); person-free test photos "
-                "for the false-alarm check"
+                "used": "person-free train + val photos (training/detection/bsds_person_free.json); "
+                "person-free test photos for the false-alarm check"
             },
             "held_out_images": len(held_out),
         },

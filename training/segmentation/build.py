@@ -2,8 +2,8 @@
 check parity, evaluate IoU and Dice on the held-out images, and write its manifest entry
 (models/segmentation/unet_person.onnx).
 
-Same fixed held-out split as detection (training/common/vision_data.py). Checkpoints go to build/segmentation/ and a rerun
-resumes from them.
+Same fixed held-out split as detection (training/common/vision_data.py). Checkpoints go to build/segmentation/ and a
+rerun resumes from them.
 """
 
 from __future__ import annotations
