@@ -5,7 +5,8 @@ Data: Penn-Fudan pedestrians (class 0, person) and the raccoon dataset (class 1)
 images is held out (training/common/vision_data.py) and never trained on. Background photos: the BSDS500 train +
 val photos in which YOLOX-Nano sees no person (the list in training/detection/bsds_person_free.json;
 person_free_photos() remakes it) are mixed in without boxes, so the detector learns that most of the world is neither;
-the person-free BSDS500 test photos measure its false alarms. Training checkpoints go to build/detection/ and a rerun resumes from them.
+the person-free BSDS500 test photos measure its false alarms. Training checkpoints go to build/detection/ and a
+rerun resumes from them.
 `--download` fetches the datasets and the YOLOX-Nano release (for its evaluation).
 
 YOLOX-Nano is never committed: every build writes its manifest entry under "external" (YOLOX_NANO: url, accepted
