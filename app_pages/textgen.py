@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
-import pandas as pd
 import streamlit as st
 
 from services import textgen
 from services.errors import PortalError
-from ui.components import artifact_facts, caption
-from ui.text_stream import escape_markdown, markdown_stream, textgen_card
+from ui.scaffold import about, caption, load_or_stop, show_error, start
+from ui.text_stream import escape_markdown, markdown_stream, names_table, textgen_card
 
 PROMPTS = ("ROMEO:", "First Citizen:\nBefore we proceed any further,", "KING HENRY:\nNow, my lords,", "")
 
@@ -31,19 +28,18 @@ def _sampling_controls(prefix: str, temperature: float, vocabulary: int) -> dict
     }
 
 
-st.title("Character-level text generators")
-try:
-    shakespeare = textgen.load("shakespeare")
-    dinosaurs = textgen.load("dinosaurs")
-except PortalError as err:
-    st.error(str(err), icon=":material/error:")
-    st.stop()
+demo = start("textgen")
+shakespeare, dinosaurs = load_or_stop(demo, lambda: (textgen.load("shakespeare"), textgen.load("dinosaurs")))
 caption(shakespeare.loaded, None, f"GRU {shakespeare.layers}×{shakespeare.hidden}, one ONNX step per character")
-build_speed = shakespeare.loaded.entry.get("metrics", {}).get("speed", {}).get("sampling_chars_per_s")
-if build_speed:
+card_error: PortalError | None = None
+try:
+    card = textgen.card(shakespeare, dinosaurs)
+except PortalError as err:
+    card, card_error = None, err
+if card is not None:
     st.caption(
-        f"Sampling: {build_speed:,.0f} characters per second at batch 1 on the 2-core build machine; "
-        "each run below reports its own speed here."
+        f"Sampling: {card.shakespeare.speed.sampling_chars_per_s:,.0f} characters per second at batch 1 on the "
+        "2-core build machine; each run below reports its own speed here."
     )
 play_tab, names_tab, card_tab = st.tabs(["Shakespeare", "Dinosaur names", "About these models"])
 
@@ -64,7 +60,7 @@ with play_tab:
         try:
             generation = textgen.stream(prompt, max_new_tokens=length, **settings)
         except PortalError as err:
-            st.error(str(err), icon=":material/error:")
+            show_error(err)
             clicked = False
     result = st.session_state.get("textgen_result")
     if clicked or result:
@@ -105,23 +101,17 @@ with names_tab:
         try:
             sampled = textgen.sample_names(count, prefix=prefix, **name_settings)
         except PortalError as err:
-            st.error(str(err), icon=":material/error:")
+            show_error(err)
         else:
             st.session_state["names_result"] = sampled
     if beam_col.button("Most likely names (beam search)", icon=":material/trending_up:", key="names_beam"):
         try:
             st.session_state["names_result"] = textgen.beam_names(prefix, count=min(count, 16))
         except PortalError as err:
-            st.error(str(err), icon=":material/error:")
+            show_error(err)
     names = st.session_state.get("names_result")
     if names:
-        table = pd.DataFrame(
-            {
-                "name": [n.name.capitalize() for n in names],
-                "probability": [math.exp(n.log_prob) for n in names],
-                "real genus (in training list)": [n.in_training for n in names],
-            }
-        )
+        table = names_table(names)
         st.dataframe(
             table, hide_index=True, column_config={"probability": st.column_config.NumberColumn(format="%.2e")}
         )
@@ -134,6 +124,12 @@ with names_tab:
         )
 
 with card_tab:
-    textgen_card(shakespeare.loaded.entry, dinosaurs.loaded.entry)
-    artifact_facts(shakespeare.loaded, None)
-    artifact_facts(dinosaurs.loaded, None)
+    if card_error is not None:
+        show_error(card_error)
+    elif card is None:
+        st.info(
+            f"The manifest has no figures for these models; rebuild them with `{demo.rebuild}`.", icon=":material/info:"
+        )
+    else:
+        textgen_card(card)
+    about([shakespeare.loaded, dinosaurs.loaded])

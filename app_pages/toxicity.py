@@ -7,8 +7,8 @@ import streamlit as st
 
 from services import inputs, toxicity
 from services.errors import PortalError
-from ui.components import artifact_facts, caption
-from ui.text_scores import explanation, quality_table, regression_table
+from ui.scaffold import about, caption, load_or_stop, show_error, start
+from ui.text_scores import explanation, toxicity_card
 
 EXAMPLES = {
     "Hate is everywhere but I don't hate you": "the sentence the original project kept failing",
@@ -31,13 +31,13 @@ def _use_example() -> None:
     st.session_state["toxicity_text"] = st.session_state["toxicity_example"]
 
 
-st.title("Toxic-comment classifier")
-try:
+def _load() -> tuple[toxicity.Models, float]:
     models = toxicity.load()
-    latency = _latency(models.heads_model.entry["sha256"])
-except PortalError as err:
-    st.error(str(err), icon=":material/error:")
-    st.stop()
+    return models, _latency(models.heads_model.entry["sha256"])
+
+
+demo = start("toxicity")
+models, latency = load_or_stop(demo, _load)
 caption(models.encoder_model, latency, "MiniLM-L6 fine-tuned + logistic-regression heads")
 st.info(
     "Content note: the models learned from real tweets that contain slurs and abuse. The examples here are "
@@ -66,7 +66,7 @@ with single_tab:
             result = toxicity.classify(text, head=head, threshold=threshold)
             why = toxicity.explain(text, head=head)
         except PortalError as err:
-            st.error(str(err), icon=":material/error:")
+            show_error(err)
         else:
             verdict = "Toxic" if result.toxic else "Not toxic"
             kind = st.error if result.toxic else st.success
@@ -94,16 +94,13 @@ with batch_tab:
             with st.spinner(f"Scoring {len(frame):,} comments…"):
                 batch = toxicity.classify_many(frame["text"].tolist(), head=head)
         except PortalError as err:
-            st.error(str(err), icon=":material/error:")
+            show_error(err)
         else:
-            frame["score"] = batch.scores.round(4)
-            frame["decision"] = batch.decisions(threshold)
-            frame["note"] = batch.notes()
-            flagged = int((batch.scores >= threshold).sum())
+            frame = batch.table(frame, threshold)
             st.success(
                 f"{len(frame):,} comments scored in {batch.timings_ms['encoder'] / 1000:.2f} s "
                 f"({batch.precision} encoder): "
-                f"{flagged:,} flagged at threshold {threshold:.2f}, {int(batch.empty.sum())} empty.",
+                f"{batch.flagged(threshold):,} flagged at threshold {threshold:.2f}, {int(batch.empty.sum())} empty.",
                 icon=":material/check:",
             )
             st.dataframe(frame, hide_index=True, width="stretch")
@@ -117,25 +114,16 @@ with batch_tab:
             )
 
 with card_tab:
-    metrics = models.heads_model.entry["metrics"]
-    goals = metrics["goals"]
-    st.markdown(
-        f"**Goals:** Davidson weighted F1 ≥ {goals['davidson_weighted_f1']} and hate-class F1 above the paper's; "
-        f"OLID macro F1 ≥ {goals['olid_macro_f1_frozen']} frozen, ≥ {goals['olid_macro_f1_finetuned']} fine-tuned. "
-        "Test splits: Davidson stratified 20% (seed 42), OLID's official 860-tweet test set."
-    )
-    st.dataframe(quality_table(metrics, metrics["anchors"]))
-    regression = metrics["regression"]
-    st.markdown(
-        f"**Hand-written sentences** (score ≥ 0.5 counts as offensive): OLID head {regression['olid_correct']}"
-        f"/{regression['total']}, Davidson head {regression['davidson_correct']}/{regression['total']} right."
-    )
-    st.dataframe(regression_table(regression), hide_index=True)
-    encoder_entry = models.encoder_model.entry
-    st.markdown(
-        f"**Encoder:** all-MiniLM-L6-v2 fine-tuned on both corpora in {encoder_entry['training']['seconds'] / 60:.0f} "
-        f"min on {encoder_entry['training']['device']}; ONNX vs PyTorch parity: min cosine "
-        f"{encoder_entry['metrics']['parity_min_cosine']:.6f} over {encoder_entry['metrics']['parity_texts']:,} texts."
-    )
-    artifact_facts(models.encoder_model, latency)
-    artifact_facts(models.heads_model, None)
+    try:
+        card = toxicity.card(models)
+    except PortalError as err:
+        show_error(err)
+    else:
+        if card is None:
+            st.info(
+                f"The manifest has no figures for these models; rebuild them with `{demo.rebuild}`.",
+                icon=":material/info:",
+            )
+        else:
+            toxicity_card(card)
+    about([models.encoder_model, models.heads_model], latency)

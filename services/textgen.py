@@ -8,6 +8,7 @@ top-k, top-p, seeded) runs in numpy; beam search expands every live hypothesis i
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.cards import at, read_card
 from services.errors import InvalidInputError, ModelUnavailableError
 from services.inputs import read_text
 from services.registry import LoadedModel, Registry, default_registry, rebuild_command
@@ -303,6 +305,10 @@ class Name:
     log_prob: float  # natural log of the model's probability of the whole name, end symbol included
     in_training: bool
 
+    @property
+    def probability(self) -> float:
+        return math.exp(self.log_prob)
+
 
 def _names_model(registry: Registry | None) -> CharModel:
     model = load("dinosaurs", registry)
@@ -432,3 +438,103 @@ def _forbid(logits: np.ndarray, token: int) -> np.ndarray:
     out = logits.copy()
     out[..., token] = -np.inf
     return out
+
+
+# ---- model card ----
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Build-time speed at batch 1: one step in microseconds (ONNX, Keras eager, Keras tf.function)."""
+
+    onnx_us: float
+    keras_eager_us: float
+    keras_function_us: float
+    ratio: float  # the faster Keras way's time over ONNX's
+    sampling_chars_per_s: float
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The Keras network and its training run."""
+
+    layers: int = at("config.layers")
+    hidden: int = at("config.hidden")
+    embedding: int = at("config.embedding")
+    dropout: float = at("config.dropout")
+    train_minutes: float = at("train_minutes")
+    device: str = at("device")
+    epochs_run: int = at("epochs_run")
+    best_epoch: int = at("best_epoch")
+    export: str = at("export")
+
+
+@dataclass(frozen=True)
+class ShakespeareCard:
+    """What the Shakespeare generator's manifest entry says (written by `python -m training textgen`)."""
+
+    validation_loss_nats: float = at("metrics.validation_loss_nats")
+    val_loss_goal: float = at("metrics.goals.shakespeare_val_loss_max")
+    train_minutes_goal: int = at("metrics.goals.shakespeare_train_minutes_max")
+    nanogpt_cpu: float = at("metrics.anchors.nanogpt_cpu")
+    nanogpt_gpu: float = at("metrics.anchors.nanogpt_gpu")
+    parity_max_abs_logit: float = at("metrics.parity_max_abs_logit")
+    speed: Speed = at("metrics.speed")
+    recipe: Recipe = at("training")
+
+
+@dataclass(frozen=True)
+class Novelty:
+    """Sampled names against the training list."""
+
+    samples: int
+    novel_share: float
+    unique_share: float
+    name_like_share: float
+    beam_top10: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cleaning:
+    """How many lines of the course file each cleaning step touched."""
+
+    split: int
+    dropped_not_names: int
+    lowercased: int
+    dropped_repeats: int
+
+
+@dataclass(frozen=True)
+class DinosaursCard:
+    """What the dinosaur-name generator's manifest entry says (written by `python -m training textgen`)."""
+
+    validation_loss_nats: float = at("metrics.validation_loss_nats")
+    train_loss_nats: float = at("metrics.train_loss_nats")
+    novel_share_goal: float = at("metrics.goals.names_novel_share_min")
+    novelty: Novelty = at("metrics.novelty")
+    cleaning: Cleaning = at("metrics.cleaning")
+    names_train: int = at("metrics.names.train")
+    names_validation: int = at("metrics.names.validation")
+
+
+@dataclass(frozen=True)
+class TextgenCard:
+    """The About tab's figures: one card per generator, each read from its own manifest entry."""
+
+    shakespeare: ShakespeareCard
+    dinosaurs: DinosaursCard
+
+
+def card(shakespeare: CharModel, dinosaurs: CharModel) -> TextgenCard | None:
+    """The model card of both loaded generators.
+
+    Returns:
+        The card, or None where both were built without figures (an empty metrics record, as tiny test builds are).
+
+    Raises:
+        CardError: an entry lacks a figure the card needs (the message names its path and the rebuild command).
+    """
+    entries = shakespeare.loaded.entry, dinosaurs.loaded.entry
+    if not any(entry.get("metrics") for entry in entries):
+        return None
+    return TextgenCard(read_card(ShakespeareCard, entries[0]), read_card(DinosaursCard, entries[1]))

@@ -16,8 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from tokenizers import Tokenizer
 
+from services.cards import at, read_card
 from services.errors import InvalidInputError, ModelUnavailableError
 from services.inputs import MAX_TEXT_CHARS, read_text
 from services.registry import LoadedModel, Registry, default_registry, rebuild_command
@@ -80,6 +82,14 @@ class BatchScores:
     def notes(self) -> list[str]:
         """Per comment: "empty", "truncated" (longer than the 256 tokens the model reads) or ""."""
         return ["empty" if e else "truncated" if t else "" for e, t in zip(self.empty, self.truncated, strict=True)]
+
+    def flagged(self, threshold: float) -> int:
+        """How many comments score at or above the threshold (empty ones never do)."""
+        return int((self.scores >= threshold).sum())
+
+    def table(self, frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
+        """The comments' frame (one row per score) with score, decision and note columns added."""
+        return frame.assign(score=self.scores.round(4), decision=self.decisions(threshold), note=self.notes())
 
 
 @dataclass(frozen=True)
@@ -256,6 +266,116 @@ def explain(text: str, *, head: str = DEFAULT_HEAD, registry: Registry | None = 
     scores = toxicity(head, _heads(models, embedding))
     contributions = tuple(float(scores[0] - s) for s in scores[1:])
     return Explanation(head, tuple(shown), contributions, float(scores[0]), len(words) <= MAX_EXPLAIN_WORDS)
+
+
+# ---- model card ----
+
+
+@dataclass(frozen=True)
+class HateFigures:
+    """The hate-speech class's test figures on Davidson (the hard, rare class)."""
+
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One model's test figures on both corpora."""
+
+    davidson_weighted_f1: float = at("davidson.weighted_f1")
+    davidson_macro_f1: float = at("davidson.macro_f1")
+    hate: HateFigures = at("davidson.per_class.hate speech")
+    olid_macro_f1: float = at("olid.macro_f1")
+
+
+@dataclass(frozen=True)
+class Int8Figures(Figures):
+    """The int8 encoder's test figures, and whether they were close enough to ship it."""
+
+    within_tolerance: bool = at("within_tolerance")
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """Published figures: Davidson et al. 2017's logistic regression and the OffensEval 2019 winner."""
+
+    davidson_paper_weighted_f1: float
+    davidson_paper_hate_precision: float
+    davidson_paper_hate_recall: float
+    davidson_paper_hate_f1: float
+    olid_winner_macro_f1: float
+
+
+@dataclass(frozen=True)
+class Goals:
+    davidson_weighted_f1: float
+    olid_macro_f1_frozen: float
+    olid_macro_f1_finetuned: float
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A hand-written sentence, whether it is offensive, and each head's score."""
+
+    text: str
+    offensive: bool
+    olid: float
+    davidson: float
+
+
+@dataclass(frozen=True)
+class Regression:
+    sentences: tuple[Sentence, ...]
+    olid_correct: int
+    davidson_correct: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ToxicityHeadsCard:
+    """What the heads' manifest entry says about quality (written by `python -m training toxicity`)."""
+
+    served: Figures = at("metrics")  # first: the paths below extend this one's mapping
+    frozen: Figures = at("metrics.frozen")
+    int8: Int8Figures = at("metrics.int8")
+    anchors: Anchors = at("metrics.anchors")
+    goals: Goals = at("metrics.goals")
+    regression: Regression = at("metrics.regression")
+
+
+@dataclass(frozen=True)
+class ToxicityEncoderCard:
+    """How the fine-tuned encoder was trained and how closely its ONNX export follows PyTorch."""
+
+    train_seconds: float = at("training.seconds")
+    device: str = at("training.device")
+    parity_min_cosine: float = at("metrics.parity_min_cosine")
+    parity_texts: int = at("metrics.parity_texts")
+
+
+@dataclass(frozen=True)
+class ToxicityCard:
+    """The About tab's figures: the heads' card and the encoder's."""
+
+    heads: ToxicityHeadsCard
+    encoder: ToxicityEncoderCard
+
+
+def card(models: Models) -> ToxicityCard | None:
+    """The model card of the loaded encoder and heads, read from their manifest entries.
+
+    Returns:
+        The card, or None where both were built without figures (an empty metrics record, as tiny test builds are).
+
+    Raises:
+        CardError: an entry lacks a figure the card needs (the message names its path and the rebuild command).
+    """
+    heads, encoder = models.heads_model.entry, models.encoder_model.entry
+    if not heads.get("metrics") and not encoder.get("metrics"):
+        return None
+    return ToxicityCard(read_card(ToxicityHeadsCard, heads), read_card(ToxicityEncoderCard, encoder))
 
 
 def toxicity(head: str, probabilities: Mapping[str, np.ndarray]) -> np.ndarray:

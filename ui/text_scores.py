@@ -1,15 +1,15 @@
-"""Toxicity page pieces: the word-level explanation and the model card's figures."""
+"""Toxicity page pieces: the word-level explanation and the model card."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from services.toxicity import Explanation
+from services.toxicity import Explanation, Figures, Regression, ToxicityCard, ToxicityHeadsCard
 
 
 def explanation(result: Explanation) -> None:
@@ -34,42 +34,61 @@ def explanation(result: Explanation) -> None:
     )
 
 
-def _row(name: str, figures: Mapping[str, Any]) -> dict[str, Any]:
-    davidson, hate = figures["davidson"], figures["davidson"]["per_class"]["hate speech"]
+def toxicity_card(card: ToxicityCard) -> None:
+    """Goals, test figures beside the published ones, the hand-written sentences, and the encoder's record."""
+    goals, regression, encoder = card.heads.goals, card.heads.regression, card.encoder
+    st.markdown(
+        f"**Goals:** Davidson weighted F1 ≥ {goals.davidson_weighted_f1} and hate-class F1 above the paper's; "
+        f"OLID macro F1 ≥ {goals.olid_macro_f1_frozen} frozen, ≥ {goals.olid_macro_f1_finetuned} fine-tuned. "
+        "Test splits: Davidson stratified 20% (seed 42), OLID's official 860-tweet test set."
+    )
+    st.dataframe(quality_table(card.heads))
+    st.markdown(
+        f"**Hand-written sentences** (score ≥ 0.5 counts as offensive): OLID head {regression.olid_correct}"
+        f"/{regression.total}, Davidson head {regression.davidson_correct}/{regression.total} right."
+    )
+    st.dataframe(regression_table(regression), hide_index=True)
+    st.markdown(
+        f"**Encoder:** all-MiniLM-L6-v2 fine-tuned on both corpora in {encoder.train_seconds / 60:.0f} "
+        f"min on {encoder.device}; ONNX vs PyTorch parity: min cosine "
+        f"{encoder.parity_min_cosine:.6f} over {encoder.parity_texts:,} texts."
+    )
+
+
+def _row(name: str, figures: Figures) -> dict[str, Any]:
     return {
         "model": name,
-        "Davidson weighted F1": davidson["weighted_f1"],
-        "Davidson macro F1": davidson["macro_f1"],
-        "hate precision": hate["precision"],
-        "hate recall": hate["recall"],
-        "hate F1": hate["f1"],
-        "OLID macro F1": figures["olid"]["macro_f1"],
+        "Davidson weighted F1": figures.davidson_weighted_f1,
+        "Davidson macro F1": figures.davidson_macro_f1,
+        "hate precision": figures.hate.precision,
+        "hate recall": figures.hate.recall,
+        "hate F1": figures.hate.f1,
+        "OLID macro F1": figures.olid_macro_f1,
     }
 
 
-def quality_table(metrics: Mapping[str, Any], anchors: Mapping[str, float]) -> pd.DataFrame:
+def quality_table(heads: ToxicityHeadsCard) -> pd.DataFrame:
     """Test figures of the served model, the frozen baseline and int8, beside the published anchors."""
-    shipped = metrics["int8"]["within_tolerance"]
+    anchors = heads.anchors
+    shipped = " (shipped: scores CSV batches)" if heads.int8.within_tolerance else " (not shipped)"
     rows = [
-        _row("fine-tuned (served)", metrics),
-        _row("frozen encoder + LR", metrics["frozen"]),
-        _row("int8 encoder" + (" (shipped: scores CSV batches)" if shipped else " (not shipped)"), metrics["int8"]),
-    ]
-    rows.append(
+        _row("fine-tuned (served)", heads.served),
+        _row("frozen encoder + LR", heads.frozen),
+        _row("int8 encoder" + shipped, heads.int8),
         {
             "model": "published: Davidson LR / OffensEval winner",
-            "Davidson weighted F1": anchors["davidson_paper_weighted_f1"],
-            "hate precision": anchors["davidson_paper_hate_precision"],
-            "hate recall": anchors["davidson_paper_hate_recall"],
-            "hate F1": anchors["davidson_paper_hate_f1"],
-            "OLID macro F1": anchors["olid_winner_macro_f1"],
-        }
-    )
+            "Davidson weighted F1": anchors.davidson_paper_weighted_f1,
+            "hate precision": anchors.davidson_paper_hate_precision,
+            "hate recall": anchors.davidson_paper_hate_recall,
+            "hate F1": anchors.davidson_paper_hate_f1,
+            "OLID macro F1": anchors.olid_winner_macro_f1,
+        },
+    ]
     return pd.DataFrame(rows).set_index("model")
 
 
-def regression_table(regression: Mapping[str, Any]) -> pd.DataFrame:
+def regression_table(regression: Regression) -> pd.DataFrame:
     """The hand-written sentences with each head's score."""
-    frame = pd.DataFrame(regression["sentences"])
+    frame = pd.DataFrame([dataclasses.asdict(s) for s in regression.sentences])
     frame["expected"] = frame.pop("offensive").map({True: "offensive", False: "benign"})
     return frame.rename(columns={"text": "sentence", "olid": "OLID score", "davidson": "Davidson score"})

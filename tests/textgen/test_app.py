@@ -102,3 +102,21 @@ def test_textgen_page_runs_on_models_without_figures(monkeypatch: pytest.MonkeyP
     assert any("no figures" in i.value for i in at.info)
     at.button(key="textgen_write").click().run()
     assert not at.exception and len(at.session_state["textgen_result"]["text"]) == 600
+
+
+def test_textgen_page_with_drifted_figures_names_the_missing_one(
+    monkeypatch: pytest.MonkeyPatch, tiny_textgen_dir: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    models = Path(shutil.copytree(tiny_textgen_dir, tmp_path / "models"))
+    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
+    manifest["models"]["textgen/shakespeare"]["metrics"] = {"speed": {}}
+    (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    at = _page(monkeypatch, models)
+    assert not at.exception
+    assert any("ShakespeareCard: no value at 'metrics.validation_loss_nats'" in e.value for e in at.error)
+    assert not any("characters per second at batch 1" in c.value for c in at.caption)
+    at.button(key="textgen_write").click().run()  # the generators still work
+    assert not at.exception and len(at.session_state["textgen_result"]["text"]) == 600

@@ -113,3 +113,20 @@ def test_toxicity_page_with_a_missing_model_shows_the_fix(
     at = _toxicity(monkeypatch, models)
     assert not at.exception
     assert "python -m training toxicity" in at.error[0].value
+
+
+def test_toxicity_page_with_drifted_figures_names_the_missing_one(
+    monkeypatch: pytest.MonkeyPatch, tiny_toxicity_dir: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    models = Path(shutil.copytree(tiny_toxicity_dir, tmp_path / "models"))
+    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
+    manifest["models"]["toxicity/heads"]["metrics"] = {"goals": {}}
+    (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    at = _toxicity(monkeypatch, models)
+    assert not at.exception
+    assert any("ToxicityHeadsCard: metrics: no value at 'davidson.weighted_f1'" in e.value for e in at.error)
+    at.text_area(key="toxicity_text").set_value(RUDE).run()  # the rest of the demo still works
+    assert not at.exception and _explanations(at)

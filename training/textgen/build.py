@@ -154,6 +154,7 @@ def _build_shakespeare(data_dir: Path, models_dir: Path, download: bool) -> None
         training=_training_record(cfg, result),
         data=TINY_SHAKESPEARE.provenance() | {"split": "first 90% train, last 10% validation (nanoGPT)"},
         sidecars={"vocabulary": {"symbols": vocabulary, "end": None}},
+        card_type=service.ShakespeareCard,
     )
 
 
@@ -186,4 +187,5 @@ def _build_names(data_dir: Path, models_dir: Path, download: bool) -> None:
         training=_training_record(cfg, result),
         data=DINOSAUR_NAMES.provenance() | {"split": f"cleaned names, 10% held out at random (seed {NAME_SPLIT_SEED})"},
         sidecars={"vocabulary": {"symbols": vocabulary, "end": END, "training_name_hashes": hashes}},
+        card_type=service.DinosaursCard,
     )

@@ -75,6 +75,7 @@ def build(data_dir: Path, models_dir: Path, download: bool = False) -> None:
         training={"method": "logistic regression on the served encoder's embeddings", "chosen": chosen},
         data=provenance["datasets"][0] | {"also": provenance["datasets"][1]},
         sidecars={"labels": {name: list(labels) for name, labels in service.HEADS.items()}},
+        card_type=service.ToxicityHeadsCard,
     )
 
 
@@ -120,6 +121,7 @@ def _served_encoder(corpora: list[Corpus], models_dir: Path, provenance: dict[st
         training={**run, "total_seconds": round(time.perf_counter() - start), "fingerprint": stamp},
         data=provenance["encoder"] | {"fine_tuned_on": [d["dataset"] for d in provenance["datasets"]]},
         sidecars={"tokenizer": encoder_export.tokenizer_json()},
+        card_type=service.ToxicityEncoderCard,
     )
     return model
 
