@@ -11,7 +11,7 @@ from services import books
 from services.errors import PortalError
 from services.registry import LoadedModel
 from ui.covers import book_grid
-from ui.scaffold import about, caption, load_or_stop, show_error, start
+from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
 
 RATINGS = ["read, no rating", *range(1, 11)]
 EXAMPLE = {"The Hobbit : The Enchanting Prelude to The Lord of the Rings": 10, "The Da Vinci Code": 8}
@@ -52,7 +52,7 @@ model, card, catalog, latency = load_or_stop(demo, _open)
 caption(model, latency, "implicit ALS, new reader folded in inside the graph")
 titles = list(catalog.by_title)
 
-recommend_tab, similar_tab, about_tab = st.tabs(["Recommend", "Similar books", "About this model"])
+recommend_tab, similar_tab, about_tab = tabs(demo, ["Recommend", "Similar books", "About this model"])
 with recommend_tab:
     left, right = st.columns([2, 3], gap="large")
     with left:
@@ -113,20 +113,21 @@ with similar_tab:
         book_grid([(item.book, f"similarity {item.score:.2f}") for item in result.items])
 
 with about_tab:
-    st.write(card.summary)
-    st.dataframe(pd.DataFrame(books.metrics_table(card)).round(3), hide_index=True, key="books_metrics")
-    explicit, implicit = card.explicit, card.implicit
-    st.markdown(
-        f"- **Protocol:** {card.split}; *explicit* uses 1-10 ratings only, *implicit* every interaction "
-        f"({explicit.ials.users} and {implicit.ials.users} users)\n"
-        f"- **Goal:** HR@10 at least 1.5x popularity's and above item-item: "
-        f"{explicit.vs_popularity:.2f}x and {implicit.vs_popularity:.2f}x; HR@10 minus item-item's, 95% bootstrap "
-        "interval: "
-        + " and ".join("{:+.3f} to {:+.3f}".format(*s.ials.hr_minus_item_item_ci95) for s in (explicit, implicit))
-        + "\n"
-        f"- **ONNX vs numpy fold-in:** max score difference {card.parity_max_abs_diff:.1e} "
-        f"over {card.parity_users} readers\n"
-        f"- **Training time:** {card.training_seconds} s on CPU (grid search included); the served model "
-        "is refitted on every interaction"
-    )
-    about([model], latency)
+    if about_tab.open:
+        st.write(card.summary)
+        st.dataframe(pd.DataFrame(books.metrics_table(card)).round(3), hide_index=True, key="books_metrics")
+        explicit, implicit = card.explicit, card.implicit
+        st.markdown(
+            f"- **Protocol:** {card.split}; *explicit* uses 1-10 ratings only, *implicit* every interaction "
+            f"({explicit.ials.users} and {implicit.ials.users} users)\n"
+            f"- **Goal:** HR@10 at least 1.5x popularity's and above item-item: "
+            f"{explicit.vs_popularity:.2f}x and {implicit.vs_popularity:.2f}x; HR@10 minus item-item's, 95% bootstrap "
+            "interval: "
+            + " and ".join("{:+.3f} to {:+.3f}".format(*s.ials.hr_minus_item_item_ci95) for s in (explicit, implicit))
+            + "\n"
+            f"- **ONNX vs numpy fold-in:** max score difference {card.parity_max_abs_diff:.1e} "
+            f"over {card.parity_users} readers\n"
+            f"- **Training time:** {card.training_seconds} s on CPU (grid search included); the served model "
+            "is refitted on every interaction"
+        )
+        about([model], latency)

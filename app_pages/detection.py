@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -14,7 +15,7 @@ from services.registry import default_registry
 from services.vision import to_png
 from ui.detection_card import detection_card
 from ui.photo_input import choose_photo
-from ui.scaffold import about, caption, show_error, start
+from ui.scaffold import about, caption, show_error, start, tabs
 
 LABELS = {name: detector.title for name, detector in detection.DETECTORS.items()}
 
@@ -49,7 +50,7 @@ def _results(photo: np.ndarray, label: str, found: detection.Detections, model: 
         present,
         default=present,
         key=f"detection_classes_{model}_{label}_{hashlib.sha256(photo.tobytes()).hexdigest()[:8]}",
-        placeholder="no objects found" if not present else "pick classes to show",
+        placeholder="pick classes to show" if present else "no objects found",
     )
     chosen = found.only(shown)
     annotated = detection.annotate(photo, chosen)
@@ -71,7 +72,7 @@ def _results(photo: np.ndarray, label: str, found: detection.Detections, model: 
             st.info(hint, icon=":material/search_off:")
         name = f"{label}_{model}_{hashlib.sha256(annotated.tobytes()).hexdigest()[:8]}.png"
         st.download_button(
-            "Download annotated PNG", to_png(annotated), name, "image/png", key="detection_download",
+            "Download annotated PNG", functools.partial(to_png, annotated), name, "image/png", key="detection_download",
             icon=":material/download:",
         )  # fmt: skip
     if len(chosen):
@@ -79,7 +80,7 @@ def _results(photo: np.ndarray, label: str, found: detection.Detections, model: 
             st.dataframe(pd.DataFrame(chosen.box_rows()), hide_index=True, width="stretch")
 
 
-start("detection")
+demo = start("detection")
 status = detection.models_status()
 ready = [m for m in detection.MODELS if status[m] is None]
 if not ready:
@@ -87,7 +88,7 @@ if not ready:
     _yolox_help(status[detection.YOLOX])
     st.stop()
 
-play_tab, card_tab = st.tabs(["Detect objects", "About these models"])
+play_tab, card_tab = tabs(demo, ["Detect objects", "About these models"])
 
 with play_tab:
     model = st.radio("Detector", ready, format_func=LABELS.get, horizontal=True, key="detection_model")
@@ -106,13 +107,11 @@ with play_tab:
             _yolox_help(status[detection.YOLOX])
     elif status[detection.OWN] is not None:
         st.warning(f"Our YOLO is unavailable: {status[detection.OWN]}", icon=":material/warning:")
-
     try:
         photo, label = choose_photo("detection", default_sample="astronaut")
     except PortalError as err:
         show_error(err)
         photo, label = None, ""
-
     c1, c2 = st.columns(2)
     confidence = c1.slider(
         "Confidence threshold", 0.05, 0.95, 0.3, 0.05, key="detection_confidence", help="hide boxes scoring lower"
@@ -133,18 +132,19 @@ with play_tab:
             _results(photo, label, found, model, confidence)
 
 with card_tab:
-    if status[detection.OWN] is not None:
-        st.warning(f"Our YOLO's model card is unavailable: {status[detection.OWN]}", icon=":material/warning:")
-    else:
-        try:
-            card = detection.card()
-        except PortalError as err:  # CardError: the entry has drifted from DetectionCard
-            show_error(err)
+    if card_tab.open:
+        if status[detection.OWN] is not None:
+            st.warning(f"Our YOLO's model card is unavailable: {status[detection.OWN]}", icon=":material/warning:")
         else:
-            detection_card(card, yolox_ready=status[detection.YOLOX] is None)
-        loaded = default_registry().load(detection.OWN_KEY)
-        caption(loaded, None, "Our YOLO")
-        about([loaded])
-    if status[detection.YOLOX] is None:
-        yolox = detection.info(detection.YOLOX)
-        st.markdown(f"**{yolox.title}:** {yolox.licence}; from {yolox.source}; file sha256 `{yolox.version[:16]}…`.")
+            try:
+                card = detection.card()
+            except PortalError as err:  # CardError: the entry has drifted from DetectionCard
+                show_error(err)
+            else:
+                detection_card(card, yolox_ready=status[detection.YOLOX] is None)
+            loaded = default_registry().load(detection.OWN_KEY)
+            caption(loaded, None, "Our YOLO")
+            about([loaded])
+        if status[detection.YOLOX] is None:
+            y = detection.info(detection.YOLOX)
+            st.markdown(f"**{y.title}:** {y.licence}; from {y.source}; file sha256 `{y.version[:16]}…`.")

@@ -11,7 +11,7 @@ from services.inputs import read_csv
 from services.registry import LoadedModel, default_registry
 from ui.charts import value_in_distribution
 from ui.maps import pick_location
-from ui.scaffold import about, caption, load_or_stop, show_error, start
+from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
 
 
 @st.cache_resource(show_spinner="Loading and timing the model…")
@@ -41,7 +41,7 @@ caption(model, latency, "HistGradientBoosting + CQR interval")
 if "housing_households" not in st.session_state:
     _defaults(stats)
 
-one, batch, about_tab = st.tabs(["One district", "Batch (CSV)", "About this model"])
+one, batch, about_tab = tabs(demo, ["One district", "Batch (CSV)", "About this model"])
 with one:
     pick, where = st.columns([1, 2])
     pick.selectbox("Start from a place", list(housing.PLACES), key="housing_place", on_change=_place)
@@ -134,16 +134,17 @@ with batch:
             )
 
 with about_tab:
-    st.write(card.summary)
-    anchors = [("This portal (ONNX)", card.rmse), *((a.name, a.test_rmse) for a in card.anchors)]
-    st.table(pd.DataFrame([{"model": name, "test RMSE": f"${rmse:,.0f}"} for name, rmse in anchors]))
-    st.markdown(
-        f"- **Test split:** {card.test_split} ({card.test_rows:,} districts)\n"
-        f"- **MAE:** ${card.mae:,.0f} · **R²:** {card.r2:.3f}\n"
-        f"- **80% interval:** coverage {card.interval_coverage:.1%} on the test set, "
-        f"mean width ${card.interval_mean_width:,.0f}\n"
-        f"- **ONNX vs scikit-learn:** max difference ${card.parity_max_abs_diff:.4f} "
-        f"over {card.parity_rows:,} test rows\n"
-        f"- **Training time:** {card.training_seconds} s on CPU"
-    )
-    about([model], latency)
+    if about_tab.open:
+        st.write(card.summary)
+        anchors = [("This portal (ONNX)", card.rmse), *((a.name, a.test_rmse) for a in card.anchors)]
+        st.table(pd.DataFrame([{"model": name, "test RMSE": f"${rmse:,.0f}"} for name, rmse in anchors]))
+        st.markdown(
+            f"- **Test split:** {card.test_split} ({card.test_rows:,} districts)\n"
+            f"- **MAE:** ${card.mae:,.0f} · **R²:** {card.r2:.3f}\n"
+            f"- **80% interval:** coverage {card.interval_coverage:.1%} on the test set, "
+            f"mean width ${card.interval_mean_width:,.0f}\n"
+            f"- **ONNX vs scikit-learn:** max difference ${card.parity_max_abs_diff:.4f} "
+            f"over {card.parity_rows:,} test rows\n"
+            f"- **Training time:** {card.training_seconds} s on CPU"
+        )
+        about([model], latency)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import streamlit as st
 
@@ -9,7 +11,7 @@ from services import segmentation
 from services.errors import PortalError
 from services.vision import to_png
 from ui.photo_input import choose_photo
-from ui.scaffold import about, caption, load_or_stop, show_error, start
+from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
 from ui.segmentation_card import segmentation_card
 
 EFFECT_LABELS = {
@@ -29,7 +31,7 @@ def _segment(photo: np.ndarray, version: str) -> segmentation.Segmentation:
 demo = start("segmentation")
 loaded = load_or_stop(demo, segmentation.model)
 
-play_tab, card_tab = st.tabs(["Segment a photo", "About this model"])
+play_tab, card_tab = tabs(demo, ["Segment a photo", "About this model"])
 
 with play_tab:
     try:
@@ -88,7 +90,7 @@ with play_tab:
                 )
             st.download_button(
                 "Download PNG" + (" (transparent background)" if effect == "remove" else ""),
-                to_png(result),
+                functools.partial(to_png, result),  # encoded only when the button is pressed
                 segmentation.file_name(label, effect, result),
                 "image/png",
                 key="segmentation_download",
@@ -96,16 +98,18 @@ with play_tab:
             )
 
 with card_tab:
-    try:
-        card = segmentation.card(loaded)
-    except PortalError as err:  # a drifted entry: the message names the missing value and the rebuild command
-        show_error(err)
-    else:
-        if card is None:
-            st.info(
-                f"The manifest has no figures for this model; rebuild it with `{demo.rebuild}`.", icon=":material/info:"
-            )
+    if card_tab.open:
+        try:
+            card = segmentation.card(loaded)
+        except PortalError as err:  # a drifted entry: the message names the missing value and the rebuild command
+            show_error(err)
         else:
-            segmentation_card(card)
-    caption(loaded, None, "Person U-Net")
-    about([loaded])
+            if card is None:
+                st.info(
+                    f"The manifest has no figures for this model; rebuild it with `{demo.rebuild}`.",
+                    icon=":material/info:",
+                )
+            else:
+                segmentation_card(card)
+        caption(loaded, None, "Person U-Net")
+        about([loaded])

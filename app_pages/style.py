@@ -9,7 +9,7 @@ from services import style
 from services.errors import PortalError
 from services.vision import to_png
 from ui.photo_input import choose_photo
-from ui.scaffold import about, caption, show_error, start
+from ui.scaffold import about, caption, show_error, start, tabs
 from ui.style_card import style_card
 
 
@@ -38,7 +38,7 @@ if not ready:
     )
     st.stop()
 
-play_tab, card_tab = st.tabs(["Restyle a photo", "About these models"])
+play_tab, card_tab = tabs(demo, ["Restyle a photo", "About these models"])
 
 with play_tab:
     st.markdown("**1. Pick a style** — each thumbnail is our network's output on the same photo.")
@@ -116,23 +116,24 @@ with play_tab:
         st.info("Upload a photo or take one with the camera to see it restyled.", icon=":material/photo_camera:")
 
 with card_tab:
-    try:
-        cards = {name: style.card(name) for name in ready}
-    except PortalError as err:  # a drifted entry: the message names the missing value
-        show_error(err)
-    else:
-        if all(cards.values()):
-            style_card(cards)
-        else:  # built without figures (tiny test builds): the networks still run
-            st.info(
-                f"The manifest has no figures for these models; rebuild them with `{demo.rebuild}`.",
-                icon=":material/info:",
-            )
-    if chosen:
+    if card_tab.open:
         try:
-            loaded = style.model(chosen)
-        except PortalError as err:
+            cards = {name: style.card(name) for name in ready}
+        except PortalError as err:  # a drifted entry: the message names the missing value
             show_error(err)
         else:
-            caption(loaded, None, infos[chosen].caption)
-            about([loaded])
+            if all(cards.values()):
+                style_card(cards)
+            else:  # built without figures (tiny test builds): the networks still run
+                st.info(
+                    f"The manifest has no figures for these models; rebuild them with `{demo.rebuild}`.",
+                    icon=":material/info:",
+                )
+        if chosen:
+            try:
+                loaded = style.model(chosen)
+            except PortalError as err:
+                show_error(err)
+            else:
+                caption(loaded, None, infos[chosen].caption)
+                about([loaded])

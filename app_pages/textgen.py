@@ -6,7 +6,7 @@ import streamlit as st
 
 from services import textgen
 from services.errors import PortalError
-from ui.scaffold import about, caption, load_or_stop, show_error, start
+from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
 from ui.text_stream import escape_markdown, markdown_stream, names_table, textgen_card
 
 PROMPTS = ("ROMEO:", "First Citizen:\nBefore we proceed any further,", "KING HENRY:\nNow, my lords,", "")
@@ -41,7 +41,7 @@ if card is not None:
         f"Sampling: {card.shakespeare.speed.sampling_chars_per_s:,.0f} characters per second at batch 1 on the "
         "2-core build machine; each run below reports its own speed here."
     )
-play_tab, names_tab, card_tab = st.tabs(["Shakespeare", "Dinosaur names", "About these models"])
+play_tab, names_tab, card_tab = tabs(demo, ["Shakespeare", "Dinosaur names", "About these models"])
 
 with play_tab:
     st.selectbox(
@@ -124,12 +124,14 @@ with names_tab:
         )
 
 with card_tab:
-    if card_error is not None:
-        show_error(card_error)
-    elif card is None:
-        st.info(
-            f"The manifest has no figures for these models; rebuild them with `{demo.rebuild}`.", icon=":material/info:"
-        )
-    else:
-        textgen_card(card)
-    about([shakespeare.loaded, dinosaurs.loaded])
+    if card_tab.open:
+        if card_error is not None:
+            show_error(card_error)
+        elif card is None:
+            st.info(
+                f"The manifest has no figures for these models; rebuild them with `{demo.rebuild}`.",
+                icon=":material/info:",
+            )
+        else:
+            textgen_card(card)
+        about([shakespeare.loaded, dinosaurs.loaded])

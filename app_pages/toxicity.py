@@ -7,7 +7,7 @@ import streamlit as st
 
 from services import inputs, toxicity
 from services.errors import PortalError
-from ui.scaffold import about, caption, load_or_stop, show_error, start
+from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
 from ui.text_scores import explanation, toxicity_card
 
 EXAMPLES = {
@@ -46,7 +46,7 @@ st.info(
 )
 head = st.radio("Model", list(HEAD_NAMES), format_func=HEAD_NAMES.get, horizontal=True, key="toxicity_head")
 threshold = st.slider("Flag as toxic from score", 0.05, 0.95, 0.5, 0.05, key="toxicity_threshold")
-single_tab, batch_tab, card_tab = st.tabs(["One comment", "Many comments (CSV)", "About this model"])
+single_tab, batch_tab, card_tab = tabs(demo, ["One comment", "Many comments (CSV)", "About this model"])
 
 with single_tab:
     st.selectbox(
@@ -114,16 +114,17 @@ with batch_tab:
             )
 
 with card_tab:
-    try:
-        card = toxicity.card(models)
-    except PortalError as err:
-        show_error(err)
-    else:
-        if card is None:
-            st.info(
-                f"The manifest has no figures for these models; rebuild them with `{demo.rebuild}`.",
-                icon=":material/info:",
-            )
+    if card_tab.open:
+        try:
+            card = toxicity.card(models)
+        except PortalError as err:
+            show_error(err)
         else:
-            toxicity_card(card)
-    about([models.encoder_model, models.heads_model], latency)
+            if card is None:
+                st.info(
+                    f"The manifest has no figures for these models; rebuild them with `{demo.rebuild}`.",
+                    icon=":material/info:",
+                )
+            else:
+                toxicity_card(card)
+        about([models.encoder_model, models.heads_model], latency)

@@ -29,6 +29,13 @@ def open_app(monkeypatch: pytest.MonkeyPatch, page: str | None = None, models_di
     return at
 
 
+def open_tab(at: AppTest, page: str, label: str) -> AppTest:
+    """Select a tab of a demo page (keyed `<page>_tab`, see ui/scaffold.tabs) and rerun, as a click does; the About
+    tab's content only runs while it is open."""
+    at.session_state[f"{page}_tab"] = label
+    return at.run()
+
+
 def data_dir() -> Path:
     return load_settings().data_dir
 

@@ -275,3 +275,17 @@ def test_browser_segmentation_removes_the_background(portal: str, page: object) 
     page.get_by_text("Blur the background").click()
     page.get_by_text("Blur radius (px)").wait_for()
     _assert_no_exception(page)
+
+
+def test_browser_about_tab_shows_the_card_and_keeps_the_choices(portal: str, page: object) -> None:
+    # The About tab runs only when opened (ui/scaffold.tabs); the demo's own choices must survive the visit.
+    page.goto(f"{portal}/segmentation")
+    page.get_by_text(re.compile(r"of the photo is person · 512×512 px")).wait_for()
+    page.get_by_text("Blur the background").click()
+    page.get_by_text("Blur radius (px)").wait_for()
+    assert page.get_by_text("Held-out figures").count() == 0
+    page.get_by_role("tab", name="About this model").click()
+    page.get_by_text("Held-out figures").first.wait_for()
+    page.get_by_role("tab", name="Segment a photo").click()
+    page.get_by_text("Blur radius (px)").wait_for()
+    _assert_no_exception(page)

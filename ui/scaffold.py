@@ -8,7 +8,7 @@ widgets -> guard -> service call -> render (show_error on PortalError) -> with a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -26,6 +26,12 @@ def start(slug: str) -> Demo:
     demo = find(slug)
     st.title(demo.title)
     return demo
+
+
+def tabs(demo: Demo, labels: Sequence[str]) -> Sequence[Any]:
+    """The page's tabs, keyed `<slug>_tab`. Only the open tab's content should run (`if tab.open:`): switching tabs
+    reruns the page, so what a visitor does not look at (the model card, the batch tab) costs nothing."""
+    return st.tabs(list(labels), key=f"{demo.slug}_tab", on_change="rerun")
 
 
 def show_error(err: PortalError, *, what: str = "") -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import open_app
+from tests.helpers import open_app, open_tab
 
 HOBBIT = "The Hobbit : The Enchanting Prelude to The Lord of the Rings"
 POTTER = "Harry Potter and the Sorcerer's Stone (Harry Potter (Paperback))"
@@ -79,6 +79,7 @@ def test_books_page_similar_tab_follows_the_chosen_title(monkeypatch: pytest.Mon
 
 def test_books_page_model_card_shows_every_model(monkeypatch: pytest.MonkeyPatch) -> None:
     at = _books(monkeypatch)
+    at = open_tab(at, "books", "About this model")
     table = at.dataframe[0].value
     assert list(table["model"]) == [
         "Popularity",

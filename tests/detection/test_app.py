@@ -12,7 +12,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from services import detection
-from tests.helpers import open_app, require_yolox, vision_models_copy
+from tests.helpers import open_app, open_tab, require_yolox, vision_models_copy
 
 
 def _png(w: int, h: int) -> bytes:
@@ -118,5 +118,6 @@ def test_a_drifted_card_entry_is_shown_as_an_error(
     del manifest["models"][detection.OWN_KEY]["metrics"]["map50"]
     (models / "manifest.json").write_text(json.dumps(manifest))
     at = open_app(monkeypatch, "detection", models)
+    at = open_tab(at, "detection", "About these models")
     assert not at.exception and len(at.get("image")) == 1  # the demo itself still works
     assert any("DetectionCard: no value at 'metrics.map50'" in e.value for e in at.error)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import open_app, vision_models_copy
+from tests.helpers import open_app, open_tab, vision_models_copy
 
 
 def _text(at: AppTest) -> str:
@@ -33,6 +33,7 @@ def test_sample_is_segmented_with_every_effect(monkeypatch: pytest.MonkeyPatch) 
 
 def test_model_card_reports_the_held_out_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_app(monkeypatch, "segmentation")
+    at = open_tab(at, "segmentation", "About this model")
     text = _text(at)
     assert "Held-out figures" in text and "against a goal of 0.75" in text
     assert "tf2onnx" in text and "Speed at build time" in text
@@ -63,6 +64,7 @@ def test_drifted_figures_name_the_missing_one(monkeypatch: pytest.MonkeyPatch, t
     del manifest["models"]["segmentation/unet_person"]["metrics"]["held_out"]["iou"]
     (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     at = open_app(monkeypatch, "segmentation", models)
+    at = open_tab(at, "segmentation", "About this model")
     assert not at.exception
     assert any("SegmentationCard: metrics.held_out: no value at 'iou'" in e.value for e in at.error)
     assert "Held-out figures" not in _text(at)

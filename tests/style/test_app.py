@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services import style
-from tests.helpers import open_app
+from tests.helpers import open_app, open_tab
 
 
 def _page(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> AppTest:
@@ -93,6 +93,7 @@ def test_style_page_with_no_styles_shows_the_fix(monkeypatch: pytest.MonkeyPatch
 
 def test_style_page_model_card_shows_the_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     at = _page(monkeypatch)
+    at = open_tab(at, "style", "About these models")
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "Loss network." in text and "random" in text and "How the loss network was chosen" in text
@@ -130,6 +131,7 @@ def test_style_page_without_figures_says_so_and_still_restyles(
     monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path
 ) -> None:
     at = _page(monkeypatch, tiny_style_dir)
+    at = open_tab(at, "style", "About these models")
     assert not at.exception and not at.error
     assert any("no figures for these models" in i.value and "python -m training style" in i.value for i in at.info)
     assert not at.dataframe
@@ -145,6 +147,7 @@ def test_style_page_with_drifted_figures_names_the_missing_one(
     manifest["models"]["style/the_scream"]["metrics"] = {"content_kept": 0.5}
     (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     at = _page(monkeypatch, models)
+    at = open_tab(at, "style", "About these models")
     assert not at.exception
     assert any("StyleCard: no value at 'card.architecture'" in e.value for e in at.error)
     assert len(_images(at)) == len(style.STYLES) + 2  # the networks still run

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import open_app
+from tests.helpers import open_app, open_tab
 
 
 def _page(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> AppTest:
@@ -77,6 +77,7 @@ def test_textgen_page_invents_and_ranks_dinosaur_names(monkeypatch: pytest.Monke
 
 def test_textgen_page_model_card_shows_goals_and_anchors(monkeypatch: pytest.MonkeyPatch) -> None:
     at = _page(monkeypatch)
+    at = open_tab(at, "textgen", "About these models")
     text = " ".join(m.value for m in at.markdown)
     assert "validation loss in nats per character" in text and "Cleaning of the course file" in text
     assert "Speed at build time" in text and "goal ≥ 3x" in text
@@ -98,6 +99,7 @@ def test_textgen_page_with_a_missing_model_shows_the_fix(
 
 def test_textgen_page_runs_on_models_without_figures(monkeypatch: pytest.MonkeyPatch, tiny_textgen_dir: Path) -> None:
     at = _page(monkeypatch, tiny_textgen_dir)
+    at = open_tab(at, "textgen", "About these models")
     assert not at.exception
     assert any("no figures" in i.value for i in at.info)
     at.button(key="textgen_write").click().run()
@@ -115,6 +117,7 @@ def test_textgen_page_with_drifted_figures_names_the_missing_one(
     manifest["models"]["textgen/shakespeare"]["metrics"] = {"speed": {}}
     (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     at = _page(monkeypatch, models)
+    at = open_tab(at, "textgen", "About these models")
     assert not at.exception
     assert any("ShakespeareCard: no value at 'metrics.validation_loss_nats'" in e.value for e in at.error)
     assert not any("characters per second at batch 1" in c.value for c in at.caption)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import open_app
+from tests.helpers import open_app, open_tab
 
 FAMOUS = "Hate is everywhere but I don't hate you"
 RUDE = "You are a worthless idiot and everyone knows it"
@@ -96,6 +96,7 @@ def test_toxicity_page_explains_a_csv_without_a_text_column(monkeypatch: pytest.
 
 def test_toxicity_page_model_card_shows_the_test_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     at = _toxicity(monkeypatch)
+    at = open_tab(at, "toxicity", "About this model")
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "Goals:" in text and "Hand-written sentences" in text and "parity: min cosine" in text
@@ -126,6 +127,7 @@ def test_toxicity_page_with_drifted_figures_names_the_missing_one(
     manifest["models"]["toxicity/heads"]["metrics"] = {"goals": {}}
     (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     at = _toxicity(monkeypatch, models)
+    at = open_tab(at, "toxicity", "About this model")
     assert not at.exception
     assert any("ToxicityHeadsCard: metrics: no value at 'davidson.weighted_f1'" in e.value for e in at.error)
     at.text_area(key="toxicity_text").set_value(RUDE).run()  # the rest of the demo still works
