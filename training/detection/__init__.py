@@ -1,1 +1,1 @@
-"""detection"""
+"""The detection demo's training package: `python -m training detection` runs build.build() (see build.py's docstring)."""

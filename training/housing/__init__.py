@@ -1,1 +1,1 @@
-"""housing"""
+"""The housing demo's training package: `python -m training housing` runs build.build() (see build.py's docstring)."""
