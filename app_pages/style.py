@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import streamlit as st
 
@@ -106,7 +108,7 @@ with play_tab:
             )
             st.download_button(
                 "Download PNG",
-                to_png(result),
+                functools.partial(to_png, result),  # encoded only when the button is pressed
                 style.file_name(label, chosen, result),
                 "image/png",
                 key="style_download",

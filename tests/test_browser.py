@@ -166,7 +166,7 @@ def test_browser_housing_map_click_sets_the_location(portal: str, page: object) 
     latitude = page.get_by_role("spinbutton", name="Latitude")
     latitude.wait_for()
     before = latitude.input_value()
-    box = page.locator('[data-testid="stDeckGlJsonChart"]').bounding_box()
+    box = page.locator('[data-testid="stVegaLiteChart"]').first.bounding_box()
     for dx, dy in ((0.42, 0.3), (0.45, 0.25), (0.5, 0.35), (0.55, 0.6), (0.6, 0.7)):
         page.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * dy)
         page.wait_for_timeout(1500)
