@@ -1,1 +1,1 @@
-"""The books demo's training package: `python -m training books` runs build.build() (see build.py's docstring)."""
+"""The books demo's training package: `python -m training books` runs build.build()."""

@@ -1,1 +1,1 @@
-"""The detection demo's training package: `python -m training detection` runs build.build() (see build.py's docstring)."""
+"""The detection demo's training package: `python -m training detection` runs build.build()."""

@@ -1,1 +1,1 @@
-"""The housing demo's training package: `python -m training housing` runs build.build() (see build.py's docstring)."""
+"""The housing demo's training package: `python -m training housing` runs build.build()."""

@@ -1,1 +1,1 @@
-"""The segmentation demo's training package: `python -m training segmentation` runs build.build() (see build.py's docstring)."""
+"""The segmentation demo's training package: `python -m training segmentation` runs build.build()."""

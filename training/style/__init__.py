@@ -1,1 +1,1 @@
-"""The style demo's training package: `python -m training style` runs build.build() (see build.py's docstring)."""
+"""The style demo's training package: `python -m training style` runs build.build()."""

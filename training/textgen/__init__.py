@@ -1,1 +1,1 @@
-"""The textgen demo's training package: `python -m training textgen` runs build.build() (see build.py's docstring)."""
+"""The textgen demo's training package: `python -m training textgen` runs build.build()."""

@@ -1,1 +1,1 @@
-"""The toxicity demo's training package: `python -m training toxicity` runs build.build() (see build.py's docstring)."""
+"""The toxicity demo's training package: `python -m training toxicity` runs build.build()."""
