@@ -89,8 +89,8 @@ with one:
         left.write(f"80% interval: **${result.lower[0]:,.0f} – ${result.upper[0]:,.0f}**")
         left.caption(f"{sum(result.timings_ms.values()):.1f} ms on {result.provider}")
         hist = stats["histogram"]
-        right.altair_chart(
-            value_in_distribution(
+        right.vega_lite_chart(
+            spec=value_in_distribution(
                 hist["edges"], hist["counts"], result.price[0], result.lower[0], result.upper[0], "median house value"
             ),
             width="stretch",

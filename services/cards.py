@@ -47,13 +47,7 @@ def read_card(cls: type[C], entry: Mapping[str, Any], *, top: bool = True) -> C:
 
 def card_entry(card: Any) -> dict[str, Any]:
     """The nested mapping a card reads from (the inverse of read_card for the card's own fields)."""
-    out: dict[str, Any] = {}
-    for field in dataclasses.fields(card):
-        value = getattr(card, field.name)
-        if value is None and field.default is None:
-            continue
-        _put(out, _path(field, top=True), _plain(value))
-    return out
+    return _mapping(card, top=True)
 
 
 class _Drift(Exception):
@@ -135,15 +129,19 @@ def _put(out: dict[str, Any], path: str, value: Any) -> None:
     out[last] = value
 
 
+def _mapping(card: Any, *, top: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(card):
+        value = getattr(card, field.name)
+        if value is None and field.default is None:  # an optional value that is absent stays absent
+            continue
+        _put(out, _path(field, top=top), _plain(value))
+    return out
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
-        nested: dict[str, Any] = {}
-        for field in dataclasses.fields(value):
-            item = getattr(value, field.name)
-            if item is None and field.default is None:
-                continue
-            _put(nested, _path(field, top=False), _plain(item))
-        return nested
+        return _mapping(value, top=False)
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

@@ -15,21 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.portal import CHROMIUM_FLAGS
 from services.catalog import DEMOS
 from services.settings import ROOT
 from tests.housing.test_app import GOOD_CSV
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _skip_or_fail(reason: str) -> None:

@@ -82,3 +82,17 @@ def run_steps(
             log.warning("time budget reached at step %d", record["steps"])
             checkpoint()
     return record
+
+
+def training_record(config: RunConfig, record: Mapping[str, Any], device: str) -> dict[str, Any]:
+    """What the manifest keeps of a finished run: configuration, steps, time, why it stopped, the last five points of
+    the curve, the device, and the time budget."""
+    return {
+        "config": config.to_dict(),
+        "steps": record["steps"],
+        "seconds": round(record["seconds"], 1),
+        "stopped": record["stopped"],
+        "curve": record["curve"][-5:],
+        "device": device,
+        "time_budget_s": config.time_budget_s,
+    }

@@ -35,6 +35,7 @@ from training.common.bsds import BSDS500, locate_photos, photo_paths
 from training.common.images import load_rgb
 from training.common.manifest import ROOT, write_external, write_model
 from training.common.onnx_graph import cpu_session
+from training.common.resumable import training_record
 from training.common.vision_data import (
     CLASSES,
     HELD_OUT_FRACTION,
@@ -240,13 +241,7 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False, external_
         model,
         metrics=metrics,
         training={
-            "config": config.to_dict(),
-            "steps": record["steps"],
-            "seconds": round(record["seconds"], 1),
-            "stopped": record["stopped"],
-            "curve": record["curve"][-5:],
-            "device": f"cpu ({torch.get_num_threads()} threads, {platform.machine()})",
-            "time_budget_s": config.time_budget_s,
+            **training_record(config, record, f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"),
             "parameters": parameters,
             "train_images": len(train_set),
             "train_boxes": int(sum(len(e.boxes) for e in train_set)),

@@ -24,6 +24,7 @@ from services.vision import letterbox
 from training.common.images import load_rgb
 from training.common.manifest import ROOT, write_model
 from training.common.onnx_graph import cpu_session
+from training.common.resumable import training_record
 from training.common.vision_data import (
     HELD_OUT_FRACTION,
     HELD_OUT_SEED,
@@ -140,13 +141,9 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict:
         onnx_model,
         metrics=metrics,
         training={
-            "config": config.to_dict(),
-            "steps": record["steps"],
-            "seconds": round(record["seconds"], 1),
-            "stopped": record["stopped"],
-            "curve": record["curve"][-5:],
-            "device": f"cpu ({platform.machine()})" if not tf.config.list_physical_devices("GPU") else "gpu",
-            "time_budget_s": config.time_budget_s,
+            **training_record(
+                config, record, f"cpu ({platform.machine()})" if not tf.config.list_physical_devices("GPU") else "gpu"
+            ),
             "parameters": parameters,
             "train_images": len(images),
             "tensorflow": tf.__version__,

@@ -26,6 +26,7 @@ from training.common.bsds import BSDS500, BSDS_HELD_OUT_SPLIT, BSDS_TRAIN_SPLITS
 from training.common.images import load_rgb
 from training.common.manifest import ROOT, write_model
 from training.common.onnx_graph import cpu_session
+from training.common.resumable import training_record
 from training.style.data import PAINTINGS, PAINTINGS_DATASET, locate_paintings
 from training.style.evaluate import GOALS, JUDGE, contact_sheet, evaluate, export, held_out_photos, onnx_run, parity
 from training.style.evaluate import speed as measure_speed
@@ -145,13 +146,11 @@ def build_style(
         model,
         metrics=metrics,
         training={
-            "config": config.to_dict(),
-            "steps": record["steps"],
-            "seconds": round(record["seconds"], 1),
-            "stopped": record["stopped"],
-            "curve": record["curve"][-5:],
-            "device": device if device == "cuda" else f"cpu ({torch.get_num_threads()} threads, {platform.machine()})",
-            "time_budget_s": config.time_budget_s,
+            **training_record(
+                config,
+                record,
+                device if device == "cuda" else f"cpu ({torch.get_num_threads()} threads, {platform.machine()})",
+            ),
             "parameters": parameters,
             "torch": torch.__version__,
         },
