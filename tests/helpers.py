@@ -3,6 +3,7 @@ path is absent, copy model folders."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -69,3 +70,19 @@ SHARED_YOLOX = data_dir().parent / "weights" / "yolox_nano" / "yolox_nano.onnx"
 def require_yolox() -> Path:
     """The YOLOX-Nano copy beside the project, or a skip (a failure where PORTAL_REQUIRE_DATA=1, as in CI)."""
     return require_path(SHARED_YOLOX, f"{SHARED_YOLOX} is absent: the YOLOX-Nano tests need ../shared/weights")
+
+
+def require_browser() -> str:
+    """Debian's chromium (with the playwright package), or a skip (a failure where PORTAL_REQUIRE_BROWSER=1, as in
+    CI)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    reason = None
+    if chromium is None:
+        reason = "Debian's chromium is not installed (apt-get install -y chromium)"
+    elif importlib.util.find_spec("playwright") is None:
+        reason = "the playwright package is not installed (pip install -r requirements-dev.txt)"
+    if reason is not None:
+        if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return chromium

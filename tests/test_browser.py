@@ -4,87 +4,32 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from benchmarks.portal import CHROMIUM_FLAGS, PAGE_DONE_JS
+from benchmarks.portal import CHROMIUM_FLAGS, PAGE_DONE_JS, serve
 from services.catalog import DEMOS
-from services.settings import ROOT
+from tests.helpers import require_browser
 from tests.housing.test_app import GOOD_CSV
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    """`streamlit run Home.py` on a free port (the benchmark's own server start), healthy before the first test."""
     env = {**os.environ, "PORTAL_PROVIDERS": "cpu"}
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "Home.py",
-        "--server.headless=true",
-        f"--server.port={port}",
-        "--server.address=127.0.0.1",
-        "--browser.gatherUsageStats=false",
-    ]
-    with log.open("w") as out:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, server, log)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail("streamlit did not become healthy within 60 s")
+    with serve("portal", "Home.py", tmp_path_factory.mktemp("streamlit"), env) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
 def page(portal: str) -> Iterator[object]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        _skip_or_fail("Debian's chromium is not installed (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    chromium = require_browser()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         tab = browser.new_page(viewport={"width": 1400, "height": 1000})

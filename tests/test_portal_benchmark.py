@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-
 import pytest
 
 from benchmarks.portal import FLOOR, GOAL_ABOVE_FLOOR_S, GOAL_RSS_MB, run
 from services.catalog import DEMOS
 from services.settings import load_settings
+from tests.helpers import require_browser
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def _row(lines: list[str], label: str) -> str:
@@ -28,11 +19,7 @@ def _row(lines: list[str], label: str) -> str:
 
 
 def test_portal_benchmark_prints_every_page_the_floor_and_the_memory(capsys: pytest.CaptureFixture[str]) -> None:
-    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
-        _skip_or_fail("Debian's chromium is not installed (apt-get install -y chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        _skip_or_fail("the playwright package is not installed (pip install -r requirements-dev.txt)")
-
+    require_browser()
     run(data_dir=load_settings().data_dir, repeats=1, concurrent=2)
 
     lines = capsys.readouterr().out.splitlines()
