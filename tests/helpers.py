@@ -3,10 +3,14 @@ path is absent, copy model folders."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -86,3 +90,17 @@ def require_browser() -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return chromium
+
+
+@contextlib.contextmanager
+def edit_manifest(models_dir: Path) -> Iterator[dict[str, Any]]:
+    """The parsed manifest of a models folder, written back when the block ends (to break an entry on purpose)."""
+    path = Path(models_dir) / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    yield manifest
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def manifest_entry(models_dir: Path, key: str) -> dict[str, Any]:
+    """A fresh copy of one model's manifest entry (safe to change)."""
+    return json.loads((Path(models_dir) / "manifest.json").read_text(encoding="utf-8"))["models"][key]

@@ -4,7 +4,6 @@ comparison table the page shows."""
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,13 @@ from services import books
 from services.cards import CardError, card_entry, read_card
 from services.registry import Registry
 from tests.books.conftest import TINY_BOOKS_CONFIG, synthetic_ratings
-from tests.helpers import MODELS_DIR
+from tests.helpers import MODELS_DIR, manifest_entry
 
 COLUMNS = ["model", "explicit HR@10", "explicit NDCG@10", "implicit HR@10", "implicit NDCG@10"]
 
 
 def _entry(models_dir: Path) -> dict:
-    return json.loads((models_dir / "manifest.json").read_text(encoding="utf-8"))["models"][books.MODEL_KEY]
+    return manifest_entry(models_dir, books.MODEL_KEY)
 
 
 def test_card_reads_the_committed_entry(committed_registry: Registry) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from services import detection
-from tests.helpers import open_app, open_tab, require_yolox, vision_models_copy
+from tests.helpers import edit_manifest, open_app, open_tab, require_yolox, vision_models_copy
 
 
 def _png(w: int, h: int) -> bytes:
@@ -114,9 +113,8 @@ def test_a_drifted_card_entry_is_shown_as_an_error(
 ) -> None:
     models = tmp_path / "models"
     vision_models_copy(models)
-    manifest = json.loads((models / "manifest.json").read_text())
-    del manifest["models"][detection.OWN_KEY]["metrics"]["map50"]
-    (models / "manifest.json").write_text(json.dumps(manifest))
+    with edit_manifest(models) as manifest:
+        del manifest["models"][detection.OWN_KEY]["metrics"]["map50"]
     at = open_app(monkeypatch, "detection", models)
     at = open_tab(at, "detection", "About these models")
     assert not at.exception and len(at.get("image")) == 1  # the demo itself still works

@@ -4,7 +4,6 @@ batch score the page shows."""
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +14,11 @@ from services import housing
 from services.cards import CardError, card_entry, read_card
 from services.registry import Registry
 from tests.conftest import TINY_CONFIG, synthetic_districts
-from tests.helpers import MODELS_DIR
+from tests.helpers import MODELS_DIR, manifest_entry
 
 
 def _entry(models_dir: Path) -> dict:
-    return json.loads((models_dir / "manifest.json").read_text(encoding="utf-8"))["models"][housing.MODEL_KEY]
+    return manifest_entry(models_dir, housing.MODEL_KEY)
 
 
 def _prediction(price: list[float], lower: list[float], upper: list[float]) -> housing.HousingPrediction:

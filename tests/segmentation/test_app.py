@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import open_app, open_tab, vision_models_copy
+from tests.helpers import edit_manifest, open_app, open_tab, vision_models_copy
 
 
 def _text(at: AppTest) -> str:
@@ -57,12 +57,10 @@ def test_broken_model_says_how_to_rebuild(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 def test_drifted_figures_name_the_missing_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import json
 
     models = vision_models_copy(tmp_path / "models")
-    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
-    del manifest["models"]["segmentation/unet_person"]["metrics"]["held_out"]["iou"]
-    (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with edit_manifest(models) as manifest:
+        del manifest["models"]["segmentation/unet_person"]["metrics"]["held_out"]["iou"]
     at = open_app(monkeypatch, "segmentation", models)
     at = open_tab(at, "segmentation", "About this model")
     assert not at.exception

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from pathlib import Path
 
 import onnx
@@ -15,11 +14,11 @@ from onnx import TensorProto, helper
 from services import segmentation
 from services.cards import CardError, card_entry, read_card
 from services.registry import Registry
-from tests.helpers import MODELS_DIR
+from tests.helpers import MODELS_DIR, manifest_entry
 
 
 def _entry() -> dict:
-    return json.loads((MODELS_DIR / "manifest.json").read_text(encoding="utf-8"))["models"][segmentation.KEY]
+    return manifest_entry(MODELS_DIR, segmentation.KEY)
 
 
 def test_card_reads_the_committed_entry(committed_registry: Registry) -> None:

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services import style
-from tests.helpers import open_app, open_tab
+from tests.helpers import edit_manifest, open_app, open_tab
 
 
 def _page(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> AppTest:
@@ -140,12 +140,10 @@ def test_style_page_without_figures_says_so_and_still_restyles(
 def test_style_page_with_drifted_figures_names_the_missing_one(
     monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path, tmp_path: Path
 ) -> None:
-    import json
 
     models = Path(shutil.copytree(tiny_style_dir, tmp_path / "models"))
-    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
-    manifest["models"]["style/the_scream"]["metrics"] = {"content_kept": 0.5}
-    (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with edit_manifest(models) as manifest:
+        manifest["models"]["style/the_scream"]["metrics"] = {"content_kept": 0.5}
     at = _page(monkeypatch, models)
     at = open_tab(at, "style", "About these models")
     assert not at.exception

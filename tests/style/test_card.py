@@ -4,7 +4,6 @@ value, a build without figures has no card, and training refuses to write an ent
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,11 @@ import pytest
 from services import style
 from services.cards import CardError, card_entry, read_card
 from services.registry import Registry
-from tests.helpers import MODELS_DIR
+from tests.helpers import MODELS_DIR, manifest_entry
 
 
 def _entry(models_dir: Path, name: str) -> dict:
-    return json.loads((models_dir / "manifest.json").read_text(encoding="utf-8"))["models"][f"style/{name}"]
+    return manifest_entry(models_dir, f"style/{name}")
 
 
 def test_card_reads_every_committed_style(committed_registry: Registry) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import open_app, open_tab
+from tests.helpers import edit_manifest, open_app, open_tab
 
 
 def _page(monkeypatch: pytest.MonkeyPatch, models_dir: Path | None = None) -> AppTest:
@@ -109,13 +109,11 @@ def test_textgen_page_runs_on_models_without_figures(monkeypatch: pytest.MonkeyP
 def test_textgen_page_with_drifted_figures_names_the_missing_one(
     monkeypatch: pytest.MonkeyPatch, tiny_textgen_dir: Path, tmp_path: Path
 ) -> None:
-    import json
     import shutil
 
     models = Path(shutil.copytree(tiny_textgen_dir, tmp_path / "models"))
-    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
-    manifest["models"]["textgen/shakespeare"]["metrics"] = {"speed": {}}
-    (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with edit_manifest(models) as manifest:
+        manifest["models"]["textgen/shakespeare"]["metrics"] = {"speed": {}}
     at = _page(monkeypatch, models)
     at = open_tab(at, "textgen", "About these models")
     assert not at.exception

@@ -3,8 +3,6 @@ drift names the value, and models built without figures have no card."""
 
 from __future__ import annotations
 
-import copy
-import json
 from pathlib import Path
 
 import pytest
@@ -12,14 +10,13 @@ import pytest
 from services import textgen
 from services.cards import CardError, card_entry, read_card
 from services.registry import Registry
-from tests.helpers import MODELS_DIR
+from tests.helpers import MODELS_DIR, manifest_entry
 
 CARDS = [(textgen.ShakespeareCard, "shakespeare"), (textgen.DinosaursCard, "dinosaurs")]
 
 
 def _entry(model: str) -> dict:
-    manifest = json.loads((MODELS_DIR / "manifest.json").read_text(encoding="utf-8"))
-    return copy.deepcopy(manifest["models"][textgen.MODELS[model]])
+    return manifest_entry(MODELS_DIR, textgen.MODELS[model])
 
 
 def test_card_reads_the_committed_entries(committed_registry: Registry) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import open_app, open_tab
+from tests.helpers import edit_manifest, open_app, open_tab
 
 FAMOUS = "Hate is everywhere but I don't hate you"
 RUDE = "You are a worthless idiot and everyone knows it"
@@ -119,13 +119,11 @@ def test_toxicity_page_with_a_missing_model_shows_the_fix(
 def test_toxicity_page_with_drifted_figures_names_the_missing_one(
     monkeypatch: pytest.MonkeyPatch, tiny_toxicity_dir: Path, tmp_path: Path
 ) -> None:
-    import json
     import shutil
 
     models = Path(shutil.copytree(tiny_toxicity_dir, tmp_path / "models"))
-    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
-    manifest["models"]["toxicity/heads"]["metrics"] = {"goals": {}}
-    (models / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with edit_manifest(models) as manifest:
+        manifest["models"]["toxicity/heads"]["metrics"] = {"goals": {}}
     at = _toxicity(monkeypatch, models)
     at = open_tab(at, "toxicity", "About this model")
     assert not at.exception

@@ -3,8 +3,6 @@ refuses to write heads whose card does not read."""
 
 from __future__ import annotations
 
-import copy
-import json
 from pathlib import Path
 
 import pytest
@@ -12,13 +10,13 @@ import pytest
 from services import toxicity
 from services.cards import CardError, card_entry, read_card
 from services.registry import Registry
-from tests.helpers import MODELS_DIR
+from tests.helpers import MODELS_DIR, manifest_entry
 from tests.toxicity.conftest import _tiny_encoder_graph
 from training.common.manifest import write_model
 
 
 def _entry(key: str, models_dir: Path = MODELS_DIR) -> dict:
-    return copy.deepcopy(json.loads((models_dir / "manifest.json").read_text(encoding="utf-8"))["models"][key])
+    return manifest_entry(models_dir, key)
 
 
 def test_card_reads_the_committed_entries(committed_registry: Registry) -> None:
