@@ -29,8 +29,10 @@ def start(slug: str) -> Demo:
 
 
 def tabs(demo: Demo, labels: Sequence[str]) -> Sequence[Any]:
-    """The page's tabs, keyed `<slug>_tab`. Only the open tab's content should run (`if tab.open:`): switching tabs
-    reruns the page, so what a visitor does not look at (the model card, the batch tab) costs nothing."""
+    """The page's tabs, keyed `<slug>_tab`; switching tabs reruns the page, and each tab's `.open` says whether it is
+    shown. Guard the About tab with `if about_tab.open:` so a visitor who never opens the model card does not pay for
+    it. Tabs with widgets stay unguarded: Streamlit forgets a widget's value (an upload, a slider) in a run that does
+    not draw it."""
     return st.tabs(list(labels), key=f"{demo.slug}_tab", on_change="rerun")
 
 
