@@ -1,6 +1,7 @@
-"""Object detection: the project's own YOLO (person, raccoon) and YOLOX-Nano (80 COCO classes), one verb: detect.
+"""Object detection: the project's own YOLO (everyday classes and raccoons; its class list travels in the model's
+metadata) and YOLOX-Nano (80 COCO classes), one verb: detect.
 
-The own detector is committed (models/detection/own_yolo.onnx: letterbox 320, decoding and NMS inside the graph),
+The own detector is committed (models/detection/own_yolo.onnx: letterbox, decoding and NMS inside the graph),
 so detection works on a fresh offline clone. YOLOX-Nano (Megvii, Apache-2.0) is never committed: it is the manifest's
 external entry detection/yolox_nano (url, accepted sha256 digests, locations, input/output contract, licence, written
 by `python -m training detection --external-only`), and the registry finds, verifies, downloads and loads it like
@@ -134,7 +135,7 @@ class OwnYolo:
     """Our YOLO: letterbox, then one ONNX graph that decodes and applies NMS itself."""
 
     name = OWN
-    title = "Our YOLO (person, raccoon)"
+    title = "Our YOLO (everyday objects and raccoons)"
 
     def info(self, registry: Registry) -> DetectorInfo:
         loaded = registry.load(OWN_KEY)
@@ -298,51 +299,79 @@ class ClassFigures:
 
 
 @dataclass(frozen=True)
+class SetFigures:
+    """One held-out set: its photos, the figures of each class with ground truth in it, their mean AP@0.5."""
+
+    photos: int
+    classes: dict[str, ClassFigures]
+    map50: float
+
+
+@dataclass(frozen=True)
 class YoloxFigures:
-    """YOLOX-Nano on the same held-out images, when it was there at build time (else why not)."""
+    """YOLOX-Nano on the same held-out photos, when it was there at build time (else why not)."""
 
     available: bool
     reason: str | None = None
-    held_out: dict[str, ClassFigures] | None = None
-    penn_fudan_all: ClassFigures | None = at("penn_fudan_all_170", None)
+    held_out: dict[str, SetFigures] | None = None
 
 
 @dataclass(frozen=True)
 class FalseAlarms:
-    """Boxes on person-free BSDS500 test photos."""
+    """Boxes of one class (person) on BSDS500 test photos without it."""
 
     photos: int
     photos_with_false_alarm: int
     share: float
     false_alarms: int
+    name: str = at("class", "any")
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """The model that labelled the photos no person labelled (training time only; never shipped or committed)."""
+
+    name: str
+    file: str
+    sha256: str
+    licence: str
+    url: str
+    label_score: float
+    ignore_score: float
+    photos_labelled: int
+    training_boxes_from_teacher: int
+    training_boxes_from_people: int
 
 
 @dataclass(frozen=True)
 class DetectionCard:
     """The detection page's model card: every value it shows, from the own YOLO's manifest entry."""
 
+    summary: str = at("card.summary")
     architecture: str = at("card.architecture")
-    goal_own_ms: float = at("card.goals.own_ms")
-    goal_yolox_ms: float = at("card.goals.yolox_ms")
-    goal_training_minutes: float = at("card.goals.training_minutes")
-    held_out: dict[str, ClassFigures] = at("metrics.held_out")
-    map50: float = at("metrics.map50")
+    goals: dict[str, float] = at("card.goals")
+    held_out: dict[str, SetFigures] = at("metrics.held_out")
+    coco_person_ap50: float = at("metrics.coco_person_ap50")
     yolox: YoloxFigures = at("metrics.yolox_nano")
+    false_alarms: FalseAlarms = at("metrics.false_alarms")
+    samples: dict[str, dict[str, int]] = at("metrics.samples")
     score: float = at("metrics.operating_point.score")
     nms_iou: float = at("metrics.operating_point.nms_iou")
     ms_per_image: float = at("metrics.ms_per_image_at_build")
-    held_out_images: int = at("data.held_out_images")
+    held_out_photos: dict[str, int] = at("data.held_out_photos")
     split: str = at("data.split")
+    classes: tuple[str, ...] = at("data.classes")
+    class_rule: str = at("data.class_rule")
+    teacher: Teacher = at("data.teacher")
     steps: int = at("training.steps")
     seconds: float = at("training.seconds")
     device: str = at("training.device")
     batch: int = at("training.config.batch")
     input_size: int = at("training.config.net.input_size")
     no_mosaic_tail: float = at("training.config.no_mosaic_tail")
-    train_images: int = at("training.train_images")
+    parameters: int = at("training.parameters")
+    train_photos: int = at("training.train_photos")
     train_boxes: int = at("training.train_boxes")
-    background_photos: int = at("training.background_photos", 0)
-    false_alarms: FalseAlarms | None = at("metrics.false_alarms", None)
 
 
 def card(registry: Registry | None = None) -> DetectionCard:

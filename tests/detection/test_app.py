@@ -34,15 +34,17 @@ def without_yolox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_own_yolo_annotates_the_sample_and_offers_yolox(monkeypatch: pytest.MonkeyPatch, without_yolox) -> None:
     at = open_app(monkeypatch, "detection")
     assert not at.exception and not at.error
-    assert at.radio(key="detection_model").options == ["Our YOLO (person, raccoon)"]
+    assert at.radio(key="detection_model").options == ["Our YOLO (everyday objects and raccoons)"]
     text = _text(at)
-    assert "Active: **Our YOLO (person, raccoon)**" in text and "Penn-Fudan" in text
+    assert "Active: **Our YOLO (everyday objects and raccoons)**" in text and "YOLOX-Nano as a teacher" in text
+    classes = detection.info(detection.OWN).classes
+    assert {"person", "cat", "dog", "raccoon", "cup"} <= set(classes) and ", ".join(classes) in text
     assert "YOLOX-Nano (Megvii, Apache-2.0, 3.7 MB)" in text  # how to get the COCO model
     assert any(b.proto.label == "Download YOLOX-Nano" for b in at.button)
     assert "objects shown" in text and "ms end to end on CPUExecutionProvider" in text
     assert len(at.get("image")) == 1
     counts = at.dataframe[0].value
-    assert "person" in counts["class"].tolist()
+    assert counts["class"].tolist() == ["person"]  # the astronaut: a person and nothing else
     downloads = at.get("download_button")
     assert len(downloads) == 1 and "Download annotated PNG" in downloads[0].proto.label
 
@@ -114,8 +116,20 @@ def test_a_drifted_card_entry_is_shown_as_an_error(
     models = tmp_path / "models"
     vision_models_copy(models)
     with edit_manifest(models) as manifest:
-        del manifest["models"][detection.OWN_KEY]["metrics"]["map50"]
+        del manifest["models"][detection.OWN_KEY]["metrics"]["coco_person_ap50"]
     at = open_app(monkeypatch, "detection", models)
     at = open_tab(at, "detection", "About these models")
     assert not at.exception and len(at.get("image")) == 1  # the demo itself still works
-    assert any("DetectionCard: no value at 'metrics.map50'" in e.value for e in at.error)
+    assert any("DetectionCard: no value at 'metrics.coco_person_ap50'" in e.value for e in at.error)
+
+
+def test_the_card_says_where_the_labels_came_from(monkeypatch: pytest.MonkeyPatch, without_yolox) -> None:
+    at = open_tab(open_app(monkeypatch, "detection"), "detection", "About these models")
+    assert not at.exception and not at.error
+    text = _text(at)
+    card = detection.card()
+    assert "Where the labels came from" in text and "YOLOX-Nano" in text and card.teacher.sha256[:16] in text
+    assert "not part of the portal" in text and f"{len(card.classes)} classes" in text
+    summary = at.dataframe[0].value
+    assert summary["held-out set"].tolist()[0] == "COCO photos (people's boxes)"
+    assert summary["our person AP@0.5"].tolist()[0] == f"{card.coco_person_ap50:.3f}"

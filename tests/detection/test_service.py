@@ -45,13 +45,27 @@ def _with_external_digest(folder: Path, content: bytes) -> Registry:
 def test_own_yolo_finds_the_astronaut_and_maps_boxes_to_the_photo(committed_registry: Registry) -> None:
     photo = load_sample("astronaut")
     found = detection.detect(photo, detection.OWN, registry=committed_registry)
-    assert found.names == ("person", "raccoon") and found.model == detection.OWN
-    assert found.counts().get("person", 0) >= 1
+    assert found.names == detection.info(detection.OWN, committed_registry).classes and found.model == detection.OWN
+    assert len(found.names) > 20 and {"person", "raccoon", "cat", "dog", "cup"} <= set(found.names)
+    assert found.counts() == {"person": 1}  # a person and nothing else
     best = found.boxes[0]
     assert (found.boxes[:, :2] >= 0).all() and (found.boxes[:, 2] <= 512).all() and (found.boxes[:, 3] <= 512).all()
     assert best[2] - best[0] > 100 and best[3] - best[1] > 150  # she fills much of the photo
     assert (np.diff(found.scores) <= 0).all() and (found.scores >= 0.3).all()
     assert found.ms > 0 and found.provider == "CPUExecutionProvider"
+
+
+@pytest.mark.parametrize(
+    ("sample", "never"),
+    [("chelsea", {"raccoon", "person"}), ("coffee", {"raccoon", "person"}), ("rocket", {"person"})],
+)
+def test_own_yolo_does_not_name_what_is_not_in_the_samples(
+    sample: str, never: set[str], committed_registry: Registry
+) -> None:
+    found = detection.detect(load_sample(sample), detection.OWN, registry=committed_registry)
+    assert not set(found.counts()) & never, found.counts()
+    if sample == "chelsea":
+        assert set(found.counts()) <= {"cat"}
 
 
 def test_thresholds_change_what_is_returned(committed_registry: Registry) -> None:
@@ -207,7 +221,11 @@ def test_a_yolox_file_of_another_shape_is_refused_at_load(no_yolox: Path) -> Non
 
 def test_detection_card_reads_the_committed_entry_and_round_trips(committed_registry: Registry) -> None:
     card = detection.card(committed_registry)
-    assert card.held_out["person"].ground_truth == 75 and card.yolox.available
+    assert card.held_out["penn_fudan"].classes["person"].ground_truth == 75 and card.yolox.available
+    assert card.held_out["coco128"].classes["person"].ap50 == card.coco_person_ap50
+    assert card.teacher.name == "YOLOX-Nano" and card.teacher.licence.startswith("Apache-2.0")
+    assert card.teacher.sha256 in {d for d in committed_registry.external(detection.YOLOX_KEY).digests}
+    assert list(card.classes) == list(detection.info(detection.OWN, committed_registry).classes)
     assert read_card(detection.DetectionCard, card_entry(card)) == card
 
 

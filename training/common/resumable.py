@@ -34,11 +34,14 @@ def run_steps(
     save: Callable[[Path], None],
     load: Callable[[Path], None],
     stop_after: int | None = None,
+    session_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Resume from folder when it holds a run of this configuration, then call step(i) until done; returns the record.
 
     step(i) trains step i and returns the figures to average into the curve (its losses, and the learning rate
     under "lr", which is logged but not averaged). save(folder) / load(folder) write / restore the framework state.
+    stop_after (a step count) and session_seconds (this call's running time) end this call early with a checkpoint;
+    a rerun goes on from there (the configuration's time_budget_s, in contrast, ends the run for good).
     """
     record: dict[str, Any] = {"steps": 0, "seconds": 0.0, "curve": [], "stopped": "steps", "config": config.to_dict()}
     record_path = Path(folder) / "record.json" if folder is not None else None
@@ -59,6 +62,7 @@ def run_steps(
         record_path.write_text(json.dumps(record))
 
     started = time.perf_counter() - record["seconds"]
+    session_start = time.perf_counter()
     running: dict[str, float] = {}
     while record["steps"] < config.steps and record["stopped"] != "time budget":
         figures = dict(step(record["steps"]))
@@ -75,6 +79,10 @@ def run_steps(
             log.info("step %d  %.0f s%s  %s", record["steps"], record["seconds"], rate, point)
             checkpoint()
         if stop_after is not None and record["steps"] >= stop_after:
+            checkpoint()
+            break
+        if session_seconds is not None and time.perf_counter() - session_start > session_seconds:
+            log.info("this run's %.0f s are up at step %d: rerun to go on", session_seconds, record["steps"])
             checkpoint()
             break
         if record["seconds"] > config.time_budget_s:

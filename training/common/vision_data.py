@@ -64,7 +64,7 @@ RACCOON = Dataset(
 PENN_FUDAN_PATTERNS = ("Annotation/*.txt", "PNGImages/*.png", "PedMasks/*.png")
 RACCOON_PATTERNS = ("images/*.jpg", "data/raccoon_labels.csv")
 
-CLASSES = ("person", "raccoon")  # the project's own detector: class index = position here
+CLASSES = ("person", "raccoon")  # what Example.labels index: Penn-Fudan pedestrians 0, raccoons 1
 
 
 @dataclass(frozen=True)

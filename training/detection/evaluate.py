@@ -1,26 +1,35 @@
 """Held-out evaluation of a detector: VOC-style AP at IoU 0.5 (all-point interpolation) and recall per class.
 
 A detector here is a function image (H, W, 3) uint8 -> (boxes (K, 4) in image pixels, scores (K,), class names);
-ground truth comes from training.common.vision_data.Example. AP uses every detection down to a low score; recall and
+ground truth is a Truth per photo (boxes and class names). AP uses every detection down to a low score; recall and
 precision count the detections at the operating point (score >= 0.3 after NMS 0.45, as the reference figure).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from services.vision import box_iou
 from training.common.images import load_rgb
-from training.common.vision_data import CLASSES, Example
 
 Detector = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, list[str]]]
 IOU_MATCH = 0.5
 OPERATING_SCORE = 0.3
 OPERATING_NMS = 0.45
 AP_SCORE = 0.01
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A held-out photo's ground truth: boxes (M, 4) x1 y1 x2 y2 in its pixels and their class names."""
+
+    path: Path
+    boxes: np.ndarray
+    names: tuple[str, ...]
 
 
 @dataclass
@@ -82,47 +91,43 @@ def average_precision(scores: np.ndarray, hits: np.ndarray, positives: int) -> f
     return float(np.sum((recall[steps + 1] - recall[steps]) * precision[steps + 1]))
 
 
-def evaluate(
-    detector: Detector,
-    examples: Sequence[Example],
-    classes: dict[str, str],
-) -> dict[str, ClassResult]:
-    """Per dataset class: AP50 and the operating-point recall/precision.
+def evaluate(detector: Detector, truths: Sequence[Truth], classes: Iterable[str]) -> dict[str, ClassResult]:
+    """Per class name: AP50 and the operating-point recall/precision over the photos.
 
-    classes: dataset class name -> the detector's class name for it (e.g. 'person' -> 'person'); dataset classes
-    the detector cannot name are left out. The detector is run once per image at AP_SCORE; the operating point is
-    the subset scoring at least OPERATING_SCORE (NMS is the detector's own, at OPERATING_NMS).
+    The detector is run once per photo at AP_SCORE; the operating point is the subset scoring at least
+    OPERATING_SCORE (NMS is the detector's own, at OPERATING_NMS). A class with no ground truth gets AP nan.
     """
+    classes = list(classes)
     gathered: dict[str, dict[str, list]] = {c: {"scores": [], "hits": [], "op_hits": []} for c in classes}
     counts = {c: 0 for c in classes}
     images = {c: 0 for c in classes}
-    for example in examples:
-        boxes, scores, names = detector(load_rgb(example.image))
+    for truth in truths:
+        boxes, scores, names = detector(load_rgb(truth.path))
         names_arr = np.asarray(names, dtype=object)
-        for dataset_class, model_class in classes.items():
-            index = CLASSES.index(dataset_class)
-            truth = example.boxes[example.labels == index]
-            counts[dataset_class] += len(truth)
-            images[dataset_class] += bool(len(truth))
-            mine = names_arr == model_class
+        truth_names = np.asarray(truth.names, dtype=object)
+        for name in classes:
+            real = truth.boxes.reshape(-1, 4)[truth_names == name] if len(truth_names) else np.zeros((0, 4))
+            counts[name] += len(real)
+            images[name] += bool(len(real))
+            mine = names_arr == name
             b, s = boxes[mine], scores[mine]
-            gathered[dataset_class]["scores"].append(s)
-            gathered[dataset_class]["hits"].append(_match(b, s, truth))
+            gathered[name]["scores"].append(s)
+            gathered[name]["hits"].append(_match(b, s, real))
             op = s >= OPERATING_SCORE
-            gathered[dataset_class]["op_hits"].append(_match(b[op], s[op], truth))
+            gathered[name]["op_hits"].append(_match(b[op], s[op], real))
     results = {}
-    for dataset_class in classes:
-        g = gathered[dataset_class]
+    for name in classes:
+        g = gathered[name]
         scores = np.concatenate(g["scores"]) if g["scores"] else np.zeros(0)
         hits = np.concatenate(g["hits"]).astype(bool) if g["hits"] else np.zeros(0, bool)
         op_hits = np.concatenate(g["op_hits"]).astype(bool) if g["op_hits"] else np.zeros(0, bool)
-        results[dataset_class] = ClassResult(
-            name=dataset_class,
-            ground_truth=counts[dataset_class],
-            ap50=average_precision(scores, hits, counts[dataset_class]),
+        results[name] = ClassResult(
+            name=name,
+            ground_truth=counts[name],
+            ap50=average_precision(scores, hits, counts[name]),
             found=int(op_hits.sum()),
             detections=len(op_hits),
-            images=images[dataset_class],
+            images=images[name],
         )
     return results
 
@@ -132,12 +137,16 @@ def mean_ap(results: dict[str, ClassResult]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def false_alarms(detector: Detector, photos: Sequence) -> dict[str, float | int]:
-    """On photos with neither class: how many get any detection at the operating point, and how many in all."""
+def false_alarms(detector: Detector, photos: Sequence, name: str | None = "person") -> dict[str, float | int]:
+    """On photos without the class (None: without anything): how many get a detection of it at the operating point,
+    and how many such detections in all."""
     alarmed = total = 0
     for path in photos:
-        _, scores, _ = detector(load_rgb(path))
-        n = int((scores >= OPERATING_SCORE).sum())
+        _, scores, names = detector(load_rgb(path))
+        hit = scores >= OPERATING_SCORE
+        if name is not None:
+            hit &= np.asarray(names, dtype=object) == name
+        n = int(hit.sum())
         alarmed += bool(n)
         total += n
     count = len(photos)
@@ -146,4 +155,5 @@ def false_alarms(detector: Detector, photos: Sequence) -> dict[str, float | int]
         "photos_with_false_alarm": alarmed,
         "share": round(alarmed / count, 4) if count else None,
         "false_alarms": total,
+        "class": name or "any",
     }
