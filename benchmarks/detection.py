@@ -28,7 +28,7 @@ from training.detection.train import TrainConfig
 
 # What a sample photo may and may not be called at the page's defaults (the checks).
 SAMPLE_RULES = {
-    "astronaut": ({"person"}, "a person and nothing else"),
+    "astronaut": ({"person"}, "one person and nothing else"),
     "chelsea": ({"cat"}, "a cat or nothing; never raccoon or person"),
     "coffee": ({"cup", "bowl", "spoon", "wine glass", "bottle", "vase", "dining table"}, "cup-like things or nothing"),
     "rocket": (None, "no person"),
@@ -38,7 +38,7 @@ SAMPLE_RULES = {
 def _sample_ok(name: str, counts: dict[str, int]) -> bool:
     allowed, _ = SAMPLE_RULES[name]
     if name == "astronaut":
-        return set(counts) == {"person"}
+        return counts == {"person": 1}
     if allowed is None:
         return "person" not in counts
     return set(counts) <= allowed
