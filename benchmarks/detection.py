@@ -59,9 +59,7 @@ def _quality(registry: Registry, data_dir: Path) -> tuple[dict, str]:
 
     metrics["samples"] = sample_behaviour(own)
     try:
-        photos = (
-            pool_data.coco_photos(data_dir) + pool_data.penn_fudan_photos(data_dir) + pool_data.raccoon_photos(data_dir)
-        )
+        photos = pool_data.labelled_by_people(data_dir)
         persons_free = background_photos(data_dir, "test")
     except (FileNotFoundError, ValueError) as err:
         print(f"held-out evaluation skipped ({err}); figures from the manifest instead")

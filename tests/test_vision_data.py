@@ -52,7 +52,7 @@ def test_committed_detector_reproduces_its_held_out_figures(committed_registry: 
     from training.detection.build import human_sets, score_sets
 
     root = require_data("coco128").parent
-    photos = pool_data.coco_photos(root) + pool_data.penn_fudan_photos(root) + pool_data.raccoon_photos(root)
+    photos = pool_data.labelled_by_people(root)
 
     def own(image):
         found = detection.detect(image, confidence=AP_SCORE, iou=OPERATING_NMS, registry=committed_registry)

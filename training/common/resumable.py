@@ -3,7 +3,8 @@
 A run's folder holds the framework's checkpoint (written and read by the caller's `save` / `load`) and record.json:
 steps done, seconds spent, the loss curve, why it stopped, and the configuration. A checkpoint made under another
 configuration is never resumed. The loop saves every `checkpoint_every` steps, leaves after `stop_after` steps in all
-(as a stopped session would) and stops for good once the time budget is spent.
+(as a stopped session would) or after `session_seconds` of this call, and stops for good once the time budget is
+spent. The record also keeps each call's share of the time (`runs_seconds`) and the devices the calls ran on.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ class RunConfig(Protocol):
     def to_dict(self) -> dict: ...
 
 
+def saved_record(config: RunConfig, folder: Path | None) -> dict[str, Any] | None:
+    """The record.json in folder when it was made under this configuration, else None."""
+    path = Path(folder) / "record.json" if folder is not None else None
+    if path is None or not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    return saved if saved.get("config") == json.loads(json.dumps(config.to_dict())) else None
+
+
 def run_steps(
     config: RunConfig,
     folder: Path | None,
@@ -35,20 +45,21 @@ def run_steps(
     load: Callable[[Path], None],
     stop_after: int | None = None,
     session_seconds: float | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Resume from folder when it holds a run of this configuration, then call step(i) until done; returns the record.
 
     step(i) trains step i and returns the figures to average into the curve (its losses, and the learning rate
     under "lr", which is logged but not averaged). save(folder) / load(folder) write / restore the framework state.
     stop_after (a step count) and session_seconds (this call's running time) end this call early with a checkpoint;
-    a rerun goes on from there (the configuration's time_budget_s, in contrast, ends the run for good).
+    a rerun goes on from there (the configuration's time_budget_s, in contrast, ends the run for good). device: a
+    description of where this call runs, added to the record's "devices".
     """
     record: dict[str, Any] = {"steps": 0, "seconds": 0.0, "curve": [], "stopped": "steps", "config": config.to_dict()}
     record_path = Path(folder) / "record.json" if folder is not None else None
-    saved = json.loads(record_path.read_text()) if record_path is not None and record_path.exists() else None
-    if saved is not None and saved.get("config") != json.loads(json.dumps(config.to_dict())):
+    saved = saved_record(config, folder)
+    if saved is None and record_path is not None and record_path.exists():
         log.warning("checkpoint in %s was made with another configuration: starting afresh", folder)
-        saved = None
     if saved is not None:
         load(Path(folder))
         record = saved
@@ -61,6 +72,9 @@ def run_steps(
         save(record_path.parent)
         record_path.write_text(json.dumps(record))
 
+    before = record["seconds"]
+    if device is not None and device not in record.setdefault("devices", []):
+        record["devices"].append(device)
     started = time.perf_counter() - record["seconds"]
     session_start = time.perf_counter()
     running: dict[str, float] = {}
@@ -89,6 +103,12 @@ def run_steps(
             record["stopped"] = "time budget"
             log.warning("time budget reached at step %d", record["steps"])
             checkpoint()
+    runs = record.setdefault("runs_seconds", [])
+    if sum(runs) < before - 1.0:  # a call made before runs were recorded counts as one
+        runs.append(round(before - sum(runs), 1))
+    runs.append(round(record["seconds"] - before, 1))
+    if record_path is not None and record_path.exists():
+        record_path.write_text(json.dumps(record))
     return record
 
 

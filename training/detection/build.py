@@ -18,10 +18,12 @@ digests, locations, contract, licence); `--external-only` writes just that entry
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,14 +223,14 @@ def labelled_pool(data_dir: Path, registry: Registry, *, download: bool = False)
     cache = BUILD_DIR / "teacher" / f"yolox_nano_{teacher['sha256'][:12]}.json"
     raw = label_photos(photos, run, cache)
     labels = {p.key: merge(p, raw.get(p.key)) for p in photos}
-    train_photos = [p for p in photos if not p.held_out]
-    counts = class_counts(train_photos, labels)
-    classes = choose_classes(counts, MIN_CLASS_BOXES, [pool_data.RACCOON_CLASS])
+    unchosen = Pool(photos, labels, teacher, ())
+    counts = class_counts(unchosen.train, labels)
     teacher["photos_labelled"] = len(raw)
-    teacher["training_boxes_from_teacher"] = sum(labels[p.key].teacher_boxes for p in train_photos)
-    teacher["training_boxes_from_people"] = sum(len(p.boxes) for p in train_photos)
+    teacher["training_boxes_from_teacher"] = sum(labels[p.key].teacher_boxes for p in unchosen.train)
+    teacher["training_boxes_from_people"] = sum(len(p.boxes) for p in unchosen.train)
+    classes = choose_classes(counts, MIN_CLASS_BOXES, [pool_data.RACCOON_CLASS])
     teacher["class_counts"] = {name: counts.get(name, 0) for name in classes}
-    return Pool(photos, labels, teacher, classes)
+    return dataclasses.replace(unchosen, classes=classes)
 
 
 def training_samples(pool: Pool, canvas: int) -> list[Sample]:
@@ -294,8 +296,8 @@ def held_out_sets(pool: Pool) -> dict[str, tuple[list[Truth], tuple[str, ...]]]:
     """Each held-out set: its ground truth and the classes scored on it: human_sets(), and teacher_agreement
     (imagenette + BSDS500 test photos against the teacher's labels: how close the student came)."""
     agreement = pool.held_out("imagenette") + pool.held_out("bsds500")
-    coco_classes = tuple(c for c in pool.classes if c != pool_data.RACCOON_CLASS)
-    return {**human_sets(pool.photos, pool.classes), "teacher_agreement": (truths(agreement, pool), coco_classes)}
+    human = human_sets(pool.photos, pool.classes)
+    return {**human, "teacher_agreement": (truths(agreement, pool), human["coco128"][1])}
 
 
 def score_sets(detector, sets: dict, skip: tuple[str, ...] = ()) -> dict:
@@ -330,11 +332,7 @@ def sample_behaviour(detector, confidence: float = 0.3) -> dict[str, dict[str, i
     found = {}
     for name in SAMPLES:
         _, scores, names = detector(load_sample(name))
-        counts: dict[str, int] = {}
-        for n, sc in zip(names, scores, strict=True):
-            if sc >= confidence:
-                counts[n] = counts.get(n, 0) + 1
-        found[name] = counts
+        found[name] = dict(Counter(n for n, sc in zip(names, scores, strict=True) if sc >= confidence))
     return found
 
 

@@ -177,6 +177,15 @@ def _from_example(source: str, example, name: str, held_out: bool) -> Photo:
     return Photo(f"{source}/{example.image.name}", example.image, example.boxes, names, frozenset({name}), held_out)
 
 
+def labelled_by_people(data_dir: Path, *, download: bool = False) -> list[Photo]:
+    """The photos of the three datasets people boxed: coco128, Penn-Fudan, raccoons."""
+    return (
+        coco_photos(data_dir)
+        + penn_fudan_photos(data_dir, download=download)
+        + raccoon_photos(data_dir, download=download)
+    )
+
+
 def pool(data_dir: Path, *, download: bool = False) -> list[Photo]:
     """Every photo of the five datasets, in a fixed order (dataset, then name)."""
     return (

@@ -9,7 +9,6 @@ runs in bfloat16 autocast. The weights exported are an exponential moving averag
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import platform
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ import torch
 from PIL import Image
 
 from training.common.images import colour_jitter
-from training.common.resumable import run_steps
+from training.common.resumable import run_steps, saved_record
 from training.detection.net import DetectorConfig, Targets, TinyYolo, detection_loss, grids, make_targets
 
 log = logging.getLogger(__name__)
@@ -318,33 +317,21 @@ def train(
         return {"loss": loss.detach(), **parts, "lr": lr}
 
     net.train()
-    before = _seconds_so_far(config, checkpoint_dir)
     record = run_steps(
-        config, checkpoint_dir, step, save=save, load=load, stop_after=stop_after, session_seconds=session_seconds
+        config,
+        checkpoint_dir,
+        step,
+        save=save,
+        load=load,
+        stop_after=stop_after,
+        session_seconds=session_seconds,
+        device=describe_device(dev),
     )
-    # each call's share of the training time (a run made before this was recorded counts as one)
-    runs = record.setdefault("runs_seconds", [])
-    if sum(runs) < before - 1.0:
-        runs.append(round(before - sum(runs), 1))
-    runs.append(round(record["seconds"] - before, 1))
-    record.setdefault("devices", [])
-    described = describe_device(dev)
-    if described not in record["devices"]:
-        record["devices"].append(described)
     result = ema.model.float().cpu().eval()
-    if checkpoint_dir is not None and (Path(checkpoint_dir) / "record.json").exists():
-        if record["steps"] >= config.steps or record["stopped"] == "time budget":
-            torch.save(result.state_dict(), Path(checkpoint_dir) / FINAL)
-        (Path(checkpoint_dir) / "record.json").write_text(json.dumps(record))
+    done = record["steps"] >= config.steps or record["stopped"] == "time budget"
+    if checkpoint_dir is not None and done:
+        torch.save(result.state_dict(), Path(checkpoint_dir) / FINAL)
     return result, record
-
-
-def _seconds_so_far(config: TrainConfig, folder: Path | None) -> float:
-    path = Path(folder) / "record.json" if folder is not None else None
-    if path is None or not path.exists():
-        return 0.0
-    record = json.loads(path.read_text())
-    return float(record["seconds"]) if record.get("config") == json.loads(json.dumps(config.to_dict())) else 0.0
 
 
 FINAL = "final.pt"  # a finished run's EMA weights alone (what a GPU machine sends back; what export needs)
@@ -352,10 +339,8 @@ FINAL = "final.pt"  # a finished run's EMA weights alone (what a GPU machine sen
 
 def _finished(config: TrainConfig, folder: Path | None) -> tuple[TinyYolo, dict] | None:
     """The finished run of this configuration in folder (EMA weights and record), if there is one."""
-    if folder is None or not (Path(folder) / FINAL).exists() or not (Path(folder) / "record.json").exists():
-        return None
-    record = json.loads((Path(folder) / "record.json").read_text())
-    if record.get("config") != json.loads(json.dumps(config.to_dict())):
+    record = saved_record(config, folder)
+    if record is None or not (Path(folder) / FINAL).exists():
         return None
     net = TinyYolo(config.net)
     net.load_state_dict(torch.load(Path(folder) / FINAL, map_location="cpu", weights_only=True))
