@@ -41,8 +41,9 @@ with play_tab:
         photo, label = None, ""
 
     st.caption(
-        "Trained on whole walking people at street distance (Penn-Fudan): close-ups such as portraits are only "
-        "partly found."
+        "Our U-Net learned from 6,000 everyday photos: people's masks where they exist, and two teachers' masks "
+        "(DeepLabV3, MediaPipe selfie) elsewhere; portraits, groups and small people. The teachers are not part of "
+        "the portal: see *About this model*."
     )
     effect = st.radio(
         "Effect", segmentation.EFFECTS, format_func=EFFECT_LABELS.get, horizontal=True, key="segmentation_effect"

@@ -19,7 +19,7 @@ from services.registry import Registry
 from services.samples import SAMPLES, load_sample
 from services.settings import load_settings
 from services.vision import letterbox
-from training.detection import data as pool_data
+from training.common import photo_pool as pool_data
 from training.detection.build import GOALS, background_photos, human_sets, sample_behaviour, score_sets
 from training.detection.evaluate import AP_SCORE, OPERATING_NMS, false_alarms
 from training.detection.export import torch_detect

@@ -134,7 +134,7 @@ DEMOS: tuple[Demo, ...] = (
         summary="A U-Net finds the people in a photo: highlight them, blur or replace the background, or cut them "
         "out as a transparent PNG.",
         model_keys=("segmentation/unet_person",),
-        headline=("segmentation/unet_person", "held_out.iou", "held-out IoU {:.3f}"),
+        headline=("segmentation/unet_person", "held_out.coco_people.iou", "COCO people IoU {:.3f}"),
         icon=":material/person_pin:",
     ),
 )

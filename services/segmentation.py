@@ -1,8 +1,8 @@
 """Person segmentation with the project's U-Net (models/segmentation/unet_person.onnx), one verb: segment.
 
-The photo is letterboxed to the network's square input (256), the person probability map is cropped back and
-resized to the photo; the effects (overlay, background blur, removal to a transparent PNG, colour replacement) use
-the probability as a soft edge.
+The photo is letterboxed to the network's square input (its manifest's input_size), the person probability map is
+cropped back and resized to the photo; the effects (overlay, background blur, removal to a transparent PNG, colour
+replacement) use the probability as a soft edge.
 """
 
 from __future__ import annotations
@@ -58,22 +58,75 @@ class Scores:
 
 
 @dataclass(frozen=True)
-class SegmentationGoals:
-    """What the U-Net was built to reach."""
+class HeldOut:
+    """Scores on each held-out set: penn_fudan and coco_people against people's masks, close_ups and teacher_all
+    (imagenette + BSDS500 test photos) against the teachers' masks."""
 
-    iou: float  # held-out IoU at least this
-    ms_256: float  # a photo end to end in at most this many milliseconds at 256 x 256
-    training_minutes: float  # training budget
+    penn_fudan: Scores
+    coco_people: Scores
+    close_ups: Scores
+    teacher_all: Scores
+
+
+@dataclass(frozen=True)
+class HumanSets:
+    """Scores on the two held-out sets people labelled."""
+
+    penn_fudan: Scores
+    coco_people: Scores
+
+
+@dataclass(frozen=True)
+class Teachers:
+    """Each teacher alone on the sets people labelled: what the student could learn from."""
+
+    deeplabv3: HumanSets
+    selfie: HumanSets
+
+
+@dataclass(frozen=True)
+class TeacherModel:
+    """A teacher as the manifest names it (training time only; never shipped or committed)."""
+
+    name: str
+    sha256: str
+    licence: str
+    source: str
+    role: str
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """The U-Net on a bundled sample photo: share of person pixels, and agreement with DeepLab's mask."""
+
+    person_share: float
+    iou_with_deeplab: float
+
+
+@dataclass(frozen=True)
+class SegmentationGoals:
+    """What the U-Net was built to reach (held-out IoU per set, speed at the serving size, training per run)."""
+
+    close_ups_iou: float
+    coco_people_iou: float
+    penn_fudan_iou: float
+    ms_serving: float
+    training_minutes_per_run: float
 
 
 @dataclass(frozen=True)
 class SegmentationCard:
     """The U-Net's model card, read from its manifest entry (the About tab shows nothing else)."""
 
+    summary: str
     architecture: str
     goals: SegmentationGoals
-    held_out: Scores = at("metrics.held_out")
-    train_subset: Scores = at("metrics.train_subset")
+    held_out: HeldOut = at("metrics.held_out")
+    teachers: Teachers = at("metrics.teachers")
+    previous: dict[str, Scores] = at("metrics.previous")  # the U-Net this one replaced, on the same sets
+    samples: dict[str, SampleResult] = at("metrics.samples")
+    teacher_models: tuple[TeacherModel, ...] = at("data.teachers.models")
+    teacher_rule: str = at("data.teachers.rule")
     parity_max_abs: float = at("metrics.parity_max_abs")  # Keras vs onnxruntime
     ms_per_image: float = at("metrics.ms_per_image_at_build")
     split: str = at("data.split")
@@ -83,14 +136,29 @@ class SegmentationCard:
     batch: int = at("training.config.batch")
     crop: int = at("training.config.crop")
     train_images: int = at("training.train_images")
+    train_images_human: int = at("training.train_images_human")
     training_seconds: float = at("training.seconds")
+    runs_seconds: tuple[float, ...] = at("training.runs_seconds")
     device: str = at("training.device")
     tensorflow: str = at("training.tensorflow")
     tf2onnx: str = at("training.tf2onnx")
 
+    def goal_rows(self) -> list[tuple[str, float, float, float | None]]:
+        """(held-out set, IoU now, goal, IoU of the previous U-Net or None) for each set with a goal."""
+        goals = {
+            "close_ups": self.goals.close_ups_iou,
+            "coco_people": self.goals.coco_people_iou,
+            "penn_fudan": self.goals.penn_fudan_iou,
+        }
+        rows = []
+        for name, goal in goals.items():
+            before = self.previous.get(name)
+            rows.append((name, getattr(self.held_out, name).iou, goal, before.iou if before else None))
+        return rows
+
     @property
-    def iou_goal_met(self) -> bool:
-        return self.held_out.iou >= self.goals.iou
+    def goals_met(self) -> bool:
+        return all(now >= goal for _, now, goal, _ in self.goal_rows())
 
 
 def model(registry: Registry | None = None) -> LoadedModel:

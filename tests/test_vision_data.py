@@ -48,7 +48,7 @@ def test_a_changed_file_fails_the_digest(tmp_path, datasets) -> None:
 
 
 def test_committed_detector_reproduces_its_held_out_figures(committed_registry: Registry) -> None:
-    from training.detection import data as pool_data
+    from training.common import photo_pool as pool_data
     from training.detection.build import human_sets, score_sets
 
     root = require_data("coco128").parent

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.detection import data as pool_data
-from training.detection.data import Photo
+from training.common import photo_pool as pool_data
+from training.common.photo_pool import Photo
 from training.detection.teacher import (
     IGNORE_SCORE,
     LABEL_SCORE,

@@ -2,7 +2,7 @@
 it with NMS inside the graph, evaluate it and YOLOX-Nano on the held-out photos, and write its manifest entry
 (models/detection/own_yolo.onnx).
 
-Data (training/detection/data.py): coco128, imagenette, bsds500, penn_fudan and raccoon; fixed held-out parts of each
+Data (training/common/photo_pool.py): coco128, imagenette, bsds500, penn_fudan and raccoon; fixed held-out parts of each
 are never trained on. Labels: human boxes where people drew them; YOLOX-Nano's boxes for everything else
 (training/detection/teacher.py), cached in build/detection/teacher/ (outside git; never committed). The classes are
 those with at least MIN_CLASS_BOXES training boxes, plus raccoon. The training set is written once as a pack
@@ -37,12 +37,12 @@ from services.samples import SAMPLES, load_sample
 from services.settings import load_settings
 from services.timing import median_call_ms
 from services.vision import letterbox
+from training.common import photo_pool as pool_data
 from training.common.bsds import BSDS500, locate_photos, photo_paths
 from training.common.images import load_rgb
 from training.common.manifest import ROOT, write_external, write_model
 from training.common.onnx_graph import cpu_session
 from training.common.resumable import training_record
-from training.detection import data as pool_data
 from training.detection.evaluate import AP_SCORE, OPERATING_NMS, OPERATING_SCORE, Truth, evaluate, false_alarms, mean_ap
 from training.detection.export import MAX_PER_CLASS, export, onnx_detect, parity
 from training.detection.net import DetectorConfig

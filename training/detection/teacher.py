@@ -21,7 +21,7 @@ import numpy as np
 
 from services.vision import box_iou
 from training.common.images import load_rgb
-from training.detection.data import Photo
+from training.common.photo_pool import Photo
 
 log = logging.getLogger(__name__)
 

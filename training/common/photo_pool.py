@@ -1,4 +1,5 @@
-"""The detector's photo pool: every photo it may learn from or be judged on, with its human boxes where they exist.
+"""The vision photo pool: every photo the detector and the segmenter may learn from or be judged on, with its human
+boxes where they exist (person masks: training/segmentation/teacher.py).
 
 Five datasets, none committed (on the project's machines they lie in ../shared/data; the public source of each is
 named in its record below):
@@ -8,7 +9,8 @@ named in its record below):
 - penn_fudan: 170 street photos, every pedestrian boxed by people (other things in them are not);
 - raccoon: 200 raccoon photos, every raccoon boxed by people.
 
-Where no person drew a box, the teacher (training/detection/teacher.py) labels the photo; a Photo says which classes
+Both demos share the held-out split below, so neither model trains on a photo the other is judged on. Where no person
+drew a box, the detection teacher (training/detection/teacher.py) labels the photo; a Photo says which classes
 its human boxes cover completely (`human_classes`), so that teacher boxes are added only for the others.
 
 Held out, never trained on (fixed by name, so every build and every benchmark use the same photos):
