@@ -16,6 +16,9 @@ from services.cards import CardError, card_entry, read_card
 from services.registry import Registry
 from tests.helpers import MODELS_DIR, manifest_entry
 
+COCO_PEOPLE_IOU = 0.3627  # the committed U-Net's figures (models/manifest.json), pinned so a silent change shows
+CLOSE_UPS_IOU = 0.5854
+
 
 def _entry() -> dict:
     return manifest_entry(MODELS_DIR, segmentation.KEY)
@@ -24,10 +27,19 @@ def _entry() -> dict:
 def test_card_reads_the_committed_entry(committed_registry: Registry) -> None:
     card = segmentation.card(segmentation.model(committed_registry))
     assert card is not None
-    assert card.held_out.iou == pytest.approx(0.758) and card.held_out.images == card.train_subset.images == 34
-    assert card.goals.iou == 0.75 and card.iou_goal_met
-    assert (card.threshold, card.input_size) == ("0.5", "256")
-    assert card.steps == 3000 and card.tf2onnx and card.split.startswith("fixed: 20%")
+    held = card.held_out
+    assert (held.penn_fudan.images, held.coco_people.images, held.close_ups.images) == (34, 13, 135)
+    assert held.teacher_all.images == 780
+    assert held.coco_people.iou == pytest.approx(COCO_PEOPLE_IOU) and held.close_ups.iou == pytest.approx(CLOSE_UPS_IOU)
+    assert card.previous["coco_people"].iou == pytest.approx(0.2185)  # the retired U-Net on the same photos
+    assert (card.goals.close_ups_iou, card.goals.coco_people_iou, card.goals.penn_fudan_iou) == (0.88, 0.65, 0.80)
+    assert card.goals_met == all(now >= goal for _, now, goal, _ in card.goal_rows())
+    assert {t.sha256[:8] for t in card.teacher_models} == {"350af47f", "9ee168ec"}  # DeepLabV3, selfie
+    assert "ignored" in card.teacher_rule and "human masks win" in card.teacher_rule
+    assert set(card.samples) == {"astronaut", "chelsea", "coffee", "rocket"}
+    assert (card.threshold, card.input_size) == ("0.5", "288")
+    assert card.steps == 15000 and card.tf2onnx and card.split.startswith("fixed by photo name")
+    assert all(run <= 60 * 60 for run in card.runs_seconds)
 
 
 def test_card_round_trips_through_card_entry() -> None:
@@ -45,8 +57,8 @@ def test_card_missing_metric_names_the_path_and_the_fix() -> None:
 
 def test_card_missing_score_names_the_nested_path() -> None:
     entry = copy.deepcopy(_entry())
-    del entry["metrics"]["held_out"]["dice"]
-    with pytest.raises(CardError, match=r"metrics.held_out: no value at 'dice' \(field dice\)"):
+    del entry["metrics"]["held_out"]["close_ups"]["dice"]
+    with pytest.raises(CardError, match=r"metrics.held_out: close_ups: no value at 'dice' \(field dice\)"):
         read_card(segmentation.SegmentationCard, entry)
 
 

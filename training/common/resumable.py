@@ -78,17 +78,19 @@ def run_steps(
     started = time.perf_counter() - record["seconds"]
     session_start = time.perf_counter()
     running: dict[str, float] = {}
+    counted = 0  # steps in `running`: fewer than checkpoint_every after a resume between checkpoints
     while record["steps"] < config.steps and record["stopped"] != "time budget":
         figures = dict(step(record["steps"]))
         lr = figures.pop("lr", None)
         for k, v in figures.items():
             running[k] = running.get(k, 0.0) + float(v)
+        counted += 1
         record["steps"] += 1
         record["seconds"] = time.perf_counter() - started
         if record["steps"] % config.checkpoint_every == 0 or record["steps"] == config.steps:
-            point = {k: round(v / config.checkpoint_every, 5) for k, v in running.items()}
+            point = {k: round(v / counted, 5) for k, v in running.items()}
             record["curve"].append({"step": record["steps"], "seconds": round(record["seconds"], 1), **point})
-            running = {}
+            running, counted = {}, 0
             rate = f"  lr {lr:.2e}" if lr is not None else ""
             log.info("step %d  %.0f s%s  %s", record["steps"], record["seconds"], rate, point)
             checkpoint()
