@@ -23,6 +23,15 @@ def load_rgb(path: Path, *, short_side: int | None = None, long_side: int | None
         return np.asarray(image, dtype=np.uint8).copy()
 
 
+def resize(
+    array: np.ndarray, size: tuple[int, int], resample: Image.Resampling = Image.Resampling.BILINEAR
+) -> np.ndarray:
+    """An image, label or float32 map resized to size (width, height) with PIL (float32 stays float32)."""
+    if array.dtype == np.float32:
+        return np.asarray(Image.fromarray(array, mode="F").resize(size, resample), np.float32)
+    return np.asarray(Image.fromarray(array).resize(size, resample))
+
+
 def colour_jitter(
     image: np.ndarray,
     rng: np.random.Generator,

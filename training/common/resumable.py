@@ -114,6 +114,17 @@ def run_steps(
     return record
 
 
+def finished(record: Mapping[str, Any], config: RunConfig, session_minutes: float) -> bool:
+    """Whether a run is over (all its steps, or its time budget); if not, logs that a rerun goes on from here."""
+    if record["steps"] >= config.steps or record["stopped"] == "time budget":
+        return True
+    log.warning(
+        "training stopped at step %d of %d (this call's %.0f minutes are up): run the build again to go on",
+        record["steps"], config.steps, session_minutes,
+    )  # fmt: skip
+    return False
+
+
 def training_record(config: RunConfig, record: Mapping[str, Any], device: str) -> dict[str, Any]:
     """What the manifest keeps of a finished run: configuration, steps, time, why it stopped, the last five points of
     the curve, the device, and the time budget."""

@@ -42,7 +42,7 @@ from training.common.bsds import BSDS500, locate_photos, photo_paths
 from training.common.images import load_rgb
 from training.common.manifest import ROOT, write_external, write_model
 from training.common.onnx_graph import cpu_session
-from training.common.resumable import training_record
+from training.common.resumable import finished, training_record
 from training.detection.evaluate import AP_SCORE, OPERATING_NMS, OPERATING_SCORE, Truth, evaluate, false_alarms, mean_ap
 from training.detection.export import MAX_PER_CLASS, export, onnx_detect, parity
 from training.detection.net import DetectorConfig
@@ -376,11 +376,7 @@ def build(
         workers=max(0, (os.cpu_count() or 1) - 2) if cuda else 0,
         session_seconds=None if cuda else SESSION_MINUTES * 60,
     )
-    if record["steps"] < config.steps and record["stopped"] != "time budget":
-        log.warning(
-            "training stopped at step %d of %d (this run's %.0f minutes are up): run the build again to go on",
-            record["steps"], config.steps, SESSION_MINUTES,
-        )  # fmt: skip
+    if not finished(record, config, SESSION_MINUTES):
         return None
     return write_detector(net, record, config, pool, data_dir, models_dir, registry, len(samples), digest, device)
 

@@ -31,12 +31,12 @@ from services.timing import median_call_ms
 from services.vision import letterbox
 from training.common import photo_pool
 from training.common.bsds import BSDS500
-from training.common.images import load_rgb
+from training.common.images import load_rgb, resize
 from training.common.manifest import ROOT, write_model
 from training.common.onnx_graph import cpu_session
-from training.common.resumable import training_record
+from training.common.resumable import finished, training_record
 from training.segmentation.net import SegTrainConfig, build_unet, train
-from training.segmentation.pool import Example, build_pool, held_out_sets, person_share
+from training.segmentation.pool import Example, build_pool, held_out_sets
 from training.segmentation.teacher import (
     AGREE_MARGIN,
     CLOSE_UP_SHARE,
@@ -152,11 +152,12 @@ def training_set(pool: list[Example], config: SegTrainConfig) -> tuple[list, lis
         if e.held_out:
             continue
         image, label = load_rgb(e.image), e.label()
-        if max(image.shape[:2]) > longest:
-            image = load_rgb(e.image, long_side=longest)
-            label = np.asarray(
-                Image.fromarray(label).resize((image.shape[1], image.shape[0]), Image.Resampling.NEAREST)
-            )
+        h, w = label.shape
+        if max(h, w) > longest:  # as load_rgb(long_side=longest) would, without reading the photo twice
+            scale = longest / max(h, w)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            image = resize(image, size, Image.Resampling.LANCZOS)
+            label = resize(label, size, Image.Resampling.NEAREST)
         images.append(image)
         labels.append(label)
         weight = WEIGHTS.get(e.source, 1.0) if e.human else 1.0
@@ -194,7 +195,8 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict |
     teachers = TfliteTeachers(load_settings().weights_dir)
     pool = build_pool(data_dir, teachers, download=download)
     images, labels, weights = training_set(pool, config)
-    log.info("training on %d photos (%d with a person)", len(images), int(sum((lab == 1).any() for lab in labels)))
+    with_person = int(sum((lab == 1).any() for lab in labels))
+    log.info("training on %d photos (%d with a person)", len(images), with_person)
     gpu = bool(tf.config.list_physical_devices("GPU"))
     model, record = train(
         images,
@@ -205,16 +207,14 @@ def build(data_dir: Path, models_dir: Path, *, download: bool = False) -> dict |
         session_seconds=None if gpu else SESSION_MINUTES * 60,
         device=device_name(),
     )
-    if record["steps"] < config.steps and record["stopped"] != "time budget":
-        log.warning(
-            "training stopped at step %d of %d (this call's %d minutes are up): run the build again to go on",
-            record["steps"], config.steps, SESSION_MINUTES,
-        )  # fmt: skip
+    if not finished(record, config, SESSION_MINUTES):
         return None
-    return write_segmenter(model, record, config, pool, teachers, models_dir, len(images))
+    return write_segmenter(model, record, config, pool, teachers, models_dir, len(images), with_person)
 
 
-def write_segmenter(model, record, config, pool, teachers, models_dir: Path, train_photos: int) -> dict:
+def write_segmenter(
+    model, record, config, pool, teachers, models_dir: Path, train_photos: int, with_person: int
+) -> dict:
     """Export the trained U-Net, check parity, evaluate it and the teachers on the held-out sets, write its entry."""
     side = config.net.serve_side
     metadata = {
@@ -264,7 +264,7 @@ def write_segmenter(model, record, config, pool, teachers, models_dir: Path, tra
             "parameters": parameters,
             "train_images": train_photos,
             "train_images_human": sum(e.human for e in train_pool),
-            "train_images_with_person": int(sum(person_share(e.label()) > 0 for e in train_pool)),
+            "train_images_with_person": with_person,
             "tensorflow": tf.__version__,
             "tf2onnx": tf2onnx.__version__,
         },

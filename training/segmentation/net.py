@@ -28,7 +28,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # oneDNN: about 1.4x faster
 import keras
 import tensorflow as tf
 
-from training.common.images import colour_jitter
+from training.common.images import colour_jitter, resize
 from training.common.resumable import run_steps
 from training.segmentation.teacher import IGNORE
 
@@ -104,11 +104,6 @@ def masked_bce_dice(y_true, y_pred):
     return bce + (1.0 - dice)
 
 
-def _resize(array: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
-    method = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
-    return np.asarray(Image.fromarray(array).resize(size, method))
-
-
 def batch_for_step(
     images: list[np.ndarray], labels: list[np.ndarray], weights: np.ndarray, config: SegTrainConfig, step: int
 ):
@@ -124,7 +119,7 @@ def batch_for_step(
         h, w = label.shape
         factor = config.net.serve_side * rng.uniform(*config.scale) / max(h, w)
         size = (max(1, round(w * factor)), max(1, round(h * factor)))
-        image, label = _resize(image, size, False), _resize(label, size, True)
+        image, label = resize(image, size), resize(label, size, Image.Resampling.NEAREST)
         canvas = np.full((max(c, size[1]), max(c, size[0]), 3), 114, np.uint8)
         target = np.zeros(canvas.shape[:2], np.uint8)  # letterbox padding is background, as when serving
         oy = int(rng.integers(canvas.shape[0] - size[1] + 1))

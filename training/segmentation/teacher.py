@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from services.registry import sha256_file
 from training.common.datasets import DataFile, Dataset, folder_digest
-from training.common.images import load_rgb
+from training.common.images import load_rgb, resize
 from training.common.photo_pool import COCO128, Photo
 
 log = logging.getLogger(__name__)
@@ -104,17 +105,10 @@ def _verified(weights_dir: Path, teacher: TeacherFile) -> Path:
             f"teacher {teacher.name} not found at {path}; point --weights-dir at the folder holding {teacher.path} "
             f"(source: {teacher.source})"
         )
-    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    actual = sha256_file(path)
     if actual != teacher.sha256:
         raise ValueError(f"{path}: sha256 {actual} != recorded {teacher.sha256}; not the recorded {teacher.name}")
     return path
-
-
-def _resize(array: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
-    method = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
-    if array.dtype == np.float32:
-        return np.asarray(Image.fromarray(array, mode="F").resize(size, method), np.float32)
-    return np.asarray(Image.fromarray(array).resize(size, method))
 
 
 class TfliteTeachers:
@@ -136,16 +130,16 @@ class TfliteTeachers:
 
     def deeplab(self, image: np.ndarray) -> np.ndarray:
         """(H, W) bool: DeepLab's person pixels (photo resized to 513x513, class ids resized back)."""
-        x = _resize(image, (513, 513), nearest=False)[None]
+        x = resize(image, (513, 513))[None]
         classes = self._run(self._deeplab, x.astype(np.uint8))[0]
         person = (classes == DEEPLAB_PERSON).astype(np.uint8)
-        return _resize(person, (image.shape[1], image.shape[0]), nearest=True).astype(bool)
+        return resize(person, (image.shape[1], image.shape[0]), Image.Resampling.NEAREST).astype(bool)
 
     def selfie(self, image: np.ndarray) -> np.ndarray:
         """(H, W) float32 person probability of the selfie model (photo resized to 256x256, 0-1 RGB)."""
-        x = _resize(image, (256, 256), nearest=False).astype(np.float32)[None] / 255.0
+        x = resize(image, (256, 256)).astype(np.float32)[None] / 255.0
         prob = self._run(self._selfie, x)[0, :, :, 0].astype(np.float32)
-        return np.clip(_resize(prob, (image.shape[1], image.shape[0]), nearest=False), 0.0, 1.0)
+        return np.clip(resize(prob, (image.shape[1], image.shape[0])), 0.0, 1.0)
 
 
 def combine(deeplab: np.ndarray, selfie: Callable[[], np.ndarray]) -> np.ndarray:
