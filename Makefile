@@ -23,8 +23,9 @@ $(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt | $(VENV)/bin/python
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt requirements-nodeps.txt | $(VENV)/bin/python
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
 	touch $@ $(VENV)/.runtime
 
 # Debian's Chromium for the browser test (never a browser downloaded by Playwright).

@@ -1,4 +1,4 @@
-"""Neural style transfer: restyle a photo as a painting with fast feed-forward networks (one per painting)."""
+"""Neural style transfer: restyle a photo as one of eight paintings, or a blend of two, with one fast network."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ def _thumbnail(name: str, model_sha: str) -> np.ndarray:
 
 
 @st.cache_data(max_entries=12, show_spinner=False)
-def _network(photo: np.ndarray, name: str, model_sha: str) -> style.NetworkOutput:
+def _network(photo: np.ndarray, name: str, mix_with: str | None, mix: float, model_sha: str) -> style.NetworkOutput:
     """The network's raw output for a prepared photo; strength and colours are applied after, without re-running."""
     del model_sha
-    return style.network(photo, name)
+    return style.network(photo, name, mix_with=mix_with, mix=mix)
 
 
 demo = start("style")
@@ -68,6 +68,25 @@ with play_tab:
     for name, problem in status.items():
         if problem:
             st.caption(f":material/warning: {name}: {problem}")
+    others = [n for n in ready if n != chosen]
+    m1, m2 = st.columns([1, 2])
+    mix_with = m1.selectbox(
+        "Blend with a second style",
+        [None, *others],
+        format_func=lambda n: "— none —" if n is None else infos[n].title,
+        key="style_mix_with",
+        help="one network knows every painting: a blend mixes the two paintings' learned parameters",
+    )
+    mix = m2.slider(
+        f"Blend: {infos[chosen].title if chosen else ''} ← → {infos[mix_with].title if mix_with else 'second style'}",
+        0.0,
+        1.0,
+        0.5,
+        0.05,
+        key="style_mix",
+        disabled=mix_with is None,
+    )
+    mix = mix if mix_with else 0.0
 
     st.markdown("**2. Choose a photo**")
     try:
@@ -93,14 +112,17 @@ with play_tab:
     if photo is not None and chosen:
         try:
             prepared = style.prepare(photo, side)
-            raw = _network(prepared, chosen, infos[chosen].sha256)
+            raw = _network(prepared, chosen, mix_with, mix, infos[chosen].sha256)
             result = style.finish(raw.image, prepared, strength=strength, keep_original_colours=keep)
         except PortalError as err:
             show_error(err)
         else:
             left, right = st.columns(2)
             left.image(prepared, caption="Your photo", width="stretch")
-            right.image(result, caption=f"As {infos[chosen].caption}", width="stretch")
+            look = infos[chosen].caption
+            if mix_with:
+                look = f"{1 - mix:.0%} {infos[chosen].title} + {mix:.0%} {infos[mix_with].title}"
+            right.image(result, caption=f"As {look}", width="stretch")
             resized = "" if prepared.shape == photo.shape else f" (scaled down from {photo.shape[1]}×{photo.shape[0]})"
             st.caption(
                 f"{prepared.shape[1]}×{prepared.shape[0]} px{resized} · network {raw.seconds * 1000:.0f} ms on "
@@ -109,7 +131,7 @@ with play_tab:
             st.download_button(
                 "Download PNG",
                 functools.partial(to_png, result),  # encoded only when the button is pressed
-                style.file_name(label, chosen, result),
+                style.file_name(label, chosen, result, mix_with),
                 "image/png",
                 key="style_download",
                 icon=":material/download:",
@@ -120,22 +142,21 @@ with play_tab:
 with card_tab:
     if card_tab.open:
         try:
-            cards = {name: style.card(name) for name in ready}
+            network_card = style.card()
         except PortalError as err:  # a drifted entry: the message names the missing value
             show_error(err)
         else:
-            if all(cards.values()):
-                style_card(cards)
-            else:  # built without figures (tiny test builds): the networks still run
+            if network_card is not None:
+                style_card(network_card, list(infos))
+            else:  # built without figures (tiny test builds): the network still runs
                 st.info(
-                    f"The manifest has no figures for these models; rebuild them with `{demo.rebuild}`.",
+                    f"The manifest has no figures for this model; rebuild it with `{demo.rebuild}`.",
                     icon=":material/info:",
                 )
-        if chosen:
-            try:
-                loaded = style.model(chosen)
-            except PortalError as err:
-                show_error(err)
-            else:
-                caption(loaded, None, infos[chosen].caption)
-                about([loaded])
+        try:
+            loaded = style.model()
+        except PortalError as err:
+            show_error(err)
+        else:
+            caption(loaded, None, f"one network, {len(style.STYLES)} paintings")
+            about([loaded])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from services.errors import ModelUnavailableError
 from services.registry import Registry, rebuild_command
-from services.style import MODEL_KEYS as STYLE_MODEL_KEYS
+from services.style import MODEL_KEY as STYLE_MODEL_KEY
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,11 @@ DEMOS: tuple[Demo, ...] = (
         slug="style",
         title="Neural style transfer",
         section="Vision",
-        summary="Restyle a photo as The Starry Night, The Great Wave, The Scream, Composition VII or Turner's "
-        "Shipwreck: fast feed-forward networks, a strength slider, keep-your-colours, PNG download.",
-        model_keys=STYLE_MODEL_KEYS,
-        headline=("style/starry_night", "speed_512.onnx_ms", "512×512 in {:.0f} ms"),
+        summary="Restyle a photo as one of eight paintings (Van Gogh, Hokusai, Munch, Kandinsky, Turner, Delaunay, "
+        "Matisse, Picabia), or blend two: one fast network taught by VGG16, a strength slider, keep-your-colours, "
+        "PNG download.",
+        model_keys=(STYLE_MODEL_KEY,),
+        headline=(STYLE_MODEL_KEY, "speed.onnx_ms", "512×512 in {:.0f} ms"),
         icon=":material/palette:",
     ),
     Demo(

@@ -1,8 +1,11 @@
-"""Neural style transfer: one fast feed-forward network per painting (ONNX, any image size).
+"""Neural style transfer: one fast feed-forward network for eight paintings, with style mixing (ONNX, any size).
 
-`stylize(image, style, strength=..., keep_colours=..., max_side=...)` resizes the photo to the size cap, pads it
-to a multiple of 4 (the networks downsample twice), runs the style's network, crops, then optionally keeps the
-photo's colours (the network's luminance with the photo's chroma) and blends with the photo by `strength`.
+The network takes the photo and a vector of style weights (conditional instance normalisation: one set of
+normalisation parameters per painting, mixed by the weights): one-hot for one painting, two non-zero weights for a
+blend of two. `stylize(image, style, mix_with=..., mix=..., strength=..., keep_original_colours=..., max_side=...)`
+resizes the photo to the size cap, pads it to a multiple of 4 (the network downsamples twice), runs the
+network, crops, then optionally keeps the photo's colours (the network's luminance with the photo's chroma) and
+blends with the photo by `strength`.
 """
 
 from __future__ import annotations
@@ -15,28 +18,36 @@ import numpy as np
 from PIL import Image
 
 from services.cards import at, read_card
-from services.errors import InvalidInputError, PortalError
+from services.errors import InvalidInputError, ModelUnavailableError, PortalError
 from services.registry import LoadedModel, Registry, default_registry
 from services.samples import load_sample
 
-# The styles, in the order the page offers them (models/style/<name>.onnx).
-STYLES = ("starry_night", "great_wave", "the_scream", "composition_vii", "shipwreck")
-MODEL_KEYS = tuple(f"style/{name}" for name in STYLES)
+MODEL_KEY = "style/paintings"  # models/style/paintings.onnx
+# The styles, in the order of the network's style weights (its metadata must list the same).
+STYLES = (
+    "starry_night",
+    "great_wave",
+    "the_scream",
+    "composition_vii",
+    "shipwreck",
+    "delaunay_portrait",
+    "woman_with_a_hat",
+    "udnie",
+)
 MIN_SIDE = 32  # smaller photos are refused: there is nothing to stylise
-MAX_SIDE = 1024  # the largest output side offered (1024 x 1024 runs in about 0.5 GB)
+MAX_SIDE = 1024  # the largest output side offered
 DEFAULT_SIDE = 768
 SIDE_CHOICES = (256, 384, 512, 768, 1024)
-MULTIPLE = 4  # two stride-2 stages
+MULTIPLE = 4  # two stride-2 stages (the stem and one more)
 THUMBNAIL_SAMPLE = "chelsea"  # the bundled photo every style's thumbnail restyles (the paintings are not shipped)
 THUMBNAIL_SIDE = 224
 
 
 @dataclass(frozen=True)
 class StyleInfo:
-    """A style as the page offers it: the painting it learned and its network's checksum."""
+    """A style as the page offers it: the painting it learned and the network's checksum."""
 
     name: str
-    key: str
     title: str
     artist: str
     year: str
@@ -57,7 +68,7 @@ class Styles:
 
 @dataclass(frozen=True)
 class Painting:
-    """The painting a network learned."""
+    """A painting the network learned."""
 
     title: str
     artist: str
@@ -66,47 +77,83 @@ class Painting:
 
 @dataclass(frozen=True)
 class StyleGoals:
-    """What a style network was built to reach."""
+    """What the style network was built to reach."""
 
     ms_512: float  # 512 x 512 in at most this many milliseconds
     speedup_vs_torch: float  # at least this many times as fast as PyTorch eager
+    ratio_1024_vs_512: float  # 1024 x 1024 costs at most this many times 512 x 512
+
+
+@dataclass(frozen=True)
+class GramGap:
+    """Mean relative Gram distance to the painting under one loss network, for the photo and the output."""
+
+    photo: float
+    output: float
+    gap_left: float  # mean over layers of output / photo: the share of the distance the output still has
+    per_layer_gap_left: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class StyleDistance:
+    training_loss_net: GramGap  # the VGG16 that trained the network
+    independent_judge: GramGap  # a random-weight network that took no part in training
+
+
+@dataclass(frozen=True)
+class StyleFigures:
+    """One painting's held-out figures."""
+
+    style_distance: StyleDistance
+    content_kept: float  # edge-strength correlation, photo vs output
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Build-time timings (median ms, same process): onnxruntime and PyTorch eager at 512 x 512, onnxruntime at 1024."""
+
+    onnx_ms: float
+    torch_ms: float
+    speedup: float
+    onnx_ms_1024: float
+    ratio_1024_vs_512: float
 
 
 @dataclass(frozen=True)
 class StyleCard:
-    """One style network's model card, read from its manifest entry (the About tab shows nothing else)."""
+    """The style network's model card, read from its manifest entry (the About tab shows nothing else)."""
 
-    painting: Painting
+    paintings: dict[str, Painting]
     architecture: str
     loss_network: str
+    independent_judge: str
     goals: StyleGoals
-    own_gap_left: float = at("metrics.style_distance.training_loss_net.gap_left")  # share of the style gap left
-    judge_gap_left: float = at("metrics.style_distance.independent_judge.gap_left")
-    content_kept: float = at("metrics.content_kept")  # edge-strength correlation, photo vs output
+    styles: dict[str, StyleFigures] = at("metrics.styles")
     held_out_photos: int = at("metrics.held_out_photos")
-    onnx_ms_512: float = at("metrics.speed_512.onnx_ms")
-    torch_ms_512: float = at("metrics.speed_512.torch_ms")
+    speed: Speed = at("metrics.speed")
+    parity_max_abs: float = at("metrics.export_parity_max_abs")
     training_steps: int = at("training.steps")
     training_seconds: float = at("training.seconds")
+    runs_seconds: tuple[float, ...] = at("training.runs_seconds")
     config_steps: int = at("training.config.steps")
     batch: int = at("training.config.batch")
     crop: int = at("training.config.crop")
+    train_photos: dict[str, int] = at("training.train_photos")
     device: str = at("training.device")
-    experiment: dict[str, str] | None = at("card.experiment", None)  # how the loss network was chosen
-
-    @property
-    def speedup(self) -> float:
-        """PyTorch eager time over onnxruntime time at 512 x 512, as measured at build time."""
-        return self.torch_ms_512 / self.onnx_ms_512
+    looks: dict[str, str] | None = at("card.looks", None)  # what each style draws, from its contact sheet
 
     @property
     def speed_goal_met(self) -> bool:
-        return self.speedup >= self.goals.speedup_vs_torch
+        return self.speed.onnx_ms <= self.goals.ms_512 and self.speed.speedup >= self.goals.speedup_vs_torch
+
+    @property
+    def size_goal_met(self) -> bool:
+        return self.speed.ratio_1024_vs_512 <= self.goals.ratio_1024_vs_512
 
 
 @dataclass(frozen=True)
 class NetworkOutput:
-    """A style network's raw output for a prepared photo (before strength and colours)."""
+    """The style network's raw output for a prepared photo (before strength and colours)."""
 
     image: np.ndarray  # (H, W, 3) uint8
     provider: str
@@ -121,6 +168,8 @@ class Stylized:
     input_size: tuple[int, int]  # (width, height) as given
     output_size: tuple[int, int]  # (width, height) after the size cap
     provider: str
+    mix_with: str | None = None  # the second style of a blend
+    mix: float = 0.0  # its weight
 
     @property
     def resized(self) -> bool:
@@ -130,26 +179,51 @@ class Stylized:
 def check_style(style: str) -> str:
     if style not in STYLES:
         raise InvalidInputError(f"Unknown style {style!r}; choose one of: {', '.join(STYLES)}.")
-    return f"style/{style}"
+    return style
 
 
-def model(style: str, registry: Registry | None = None) -> LoadedModel:
-    """The style's verified network.
+def style_weights(style: str, mix_with: str | None = None, mix: float = 0.0) -> np.ndarray:
+    """The network's style-weights input (1, len(STYLES)): `style` at 1 - mix and `mix_with` at mix.
 
     Raises:
-        InvalidInputError: not one of STYLES.
-        ModelUnavailableError: the network is missing or broken (the message says how to rebuild it).
+        InvalidInputError: an unknown style, or mix outside [0, 1].
     """
-    return (registry or default_registry()).load(check_style(style))
+    check_style(style)
+    if not isinstance(mix, int | float) or not 0.0 <= float(mix) <= 1.0:
+        raise InvalidInputError(f"The mix must be between 0 and 1 (got {mix!r}).")
+    weights = np.zeros((1, len(STYLES)), np.float32)
+    weights[0, STYLES.index(style)] = 1.0
+    if mix_with is not None and float(mix) > 0.0:
+        check_style(mix_with)
+        weights[0, STYLES.index(style)] -= float(mix)
+        weights[0, STYLES.index(mix_with)] += float(mix)
+    return weights
+
+
+def model(registry: Registry | None = None) -> LoadedModel:
+    """The verified style network.
+
+    Raises:
+        ModelUnavailableError: the network is missing or broken, or learned other styles than STYLES (the message
+            says how to rebuild it).
+    """
+    loaded = (registry or default_registry()).load(MODEL_KEY)
+    styles = tuple(loaded.entry.get("metadata", {}).get("styles", "").split(","))
+    if styles != STYLES:
+        raise ModelUnavailableError(
+            f"{MODEL_KEY} learned the styles {', '.join(styles)}, not the page's {', '.join(STYLES)}; rebuild it "
+            f"with `{loaded.entry.get('rebuild', 'python -m training style')}`."
+        )
+    return loaded
 
 
 def info(style: str, registry: Registry | None = None) -> StyleInfo:
-    """The style's manifest facts; raises ModelUnavailableError (with the rebuild command) unless it loads."""
-    entry = model(style, registry).entry
-    painting = entry.get("card", {}).get("painting", {})
+    """The style's manifest facts; raises ModelUnavailableError (with the rebuild command) unless the network loads."""
+    check_style(style)
+    entry = model(registry).entry
+    painting = entry.get("card", {}).get("paintings", {}).get(style, {})
     return StyleInfo(
         name=style,
-        key=f"style/{style}",
         title=painting.get("title", style.replace("_", " ").title()),
         artist=painting.get("artist", "unknown"),
         year=painting.get("year", ""),
@@ -157,7 +231,7 @@ def info(style: str, registry: Registry | None = None) -> StyleInfo:
     )
 
 
-def card(style: str, registry: Registry | None = None) -> StyleCard | None:
+def card(registry: Registry | None = None) -> StyleCard | None:
     """The style network's typed model card.
 
     Returns:
@@ -165,16 +239,15 @@ def card(style: str, registry: Registry | None = None) -> StyleCard | None:
         builds are).
 
     Raises:
-        InvalidInputError: not one of STYLES.
         ModelUnavailableError: the network is missing or broken.
         CardError: its manifest entry lacks a value the card needs (the message names it and the rebuild command).
     """
-    entry = model(style, registry).entry
+    entry = model(registry).entry
     return read_card(StyleCard, entry) if entry.get("metrics") else None
 
 
 def ready_styles(registry: Registry | None = None) -> Styles:
-    """Every style's status, and the facts of those whose network is ready (a broken one breaks only itself)."""
+    """Every style's status, and the facts of the ready ones (one network: all are ready, or none is, and why)."""
     status = styles_status(registry)
     infos: dict[str, StyleInfo] = {}
     for name, problem in status.items():
@@ -220,26 +293,30 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
 
 
-def run_network(image: np.ndarray, style: str, registry: Registry | None = None) -> tuple[np.ndarray, str]:
-    """The style network on one (H, W, 3) uint8 image of any size >= MIN_SIDE; returns uint8 and the provider."""
-    loaded = (registry or default_registry()).load(check_style(style))
+def run_network(image: np.ndarray, weights: np.ndarray, registry: Registry | None = None) -> tuple[np.ndarray, str]:
+    """The network on one (H, W, 3) uint8 image of any size >= MIN_SIDE with style_weights() `weights`; returns
+    uint8 and the provider."""
+    loaded = model(registry)
     height, width = image.shape[:2]
     pad_h, pad_w = -height % MULTIPLE, -width % MULTIPLE
     padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else image
     batch = np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
-    output = loaded.run({"image": batch})["stylized"][0, :, :height, :width]
+    output = loaded.run({"image": batch, "style_weights": weights})["stylized"][0, :, :height, :width]
     return (output.transpose(1, 2, 0) * 255.0 + 0.5).clip(0, 255).astype(np.uint8), loaded.provider
 
 
-def network(photo: np.ndarray, style: str, registry: Registry | None = None) -> NetworkOutput:
+def network(
+    photo: np.ndarray, style: str, registry: Registry | None = None, *, mix_with: str | None = None, mix: float = 0.0
+) -> NetworkOutput:
     """run_network on a photo from prepare(), timed (the step a page caches: strength and colours come after).
 
     Raises:
-        InvalidInputError: unknown style.
-        ModelUnavailableError: the style's network is missing or broken.
+        InvalidInputError: unknown style or a mix outside [0, 1].
+        ModelUnavailableError: the network is missing or broken.
     """
+    weights = style_weights(style, mix_with, mix)
     start = time.perf_counter()
-    image, provider = run_network(photo, style, registry)
+    image, provider = run_network(photo, weights, registry)
     return NetworkOutput(image, provider, time.perf_counter() - start)
 
 
@@ -266,32 +343,46 @@ def stylize(
     image: np.ndarray,
     style: str,
     *,
+    mix_with: str | None = None,
+    mix: float = 0.0,
     strength: float = 1.0,
     keep_original_colours: bool = False,
     max_side: int = DEFAULT_SIDE,
     registry: Registry | None = None,
 ) -> Stylized:
-    """Restyle a photo as one of the paintings.
+    """Restyle a photo as one of the paintings, or as a blend of two.
 
     Args:
         image: (H, W, 3) uint8 RGB (services.inputs.read_image gives that).
         style: one of STYLES.
+        mix_with, mix: a second style and its weight in [0, 1] (0 = `style` alone, 1 = `mix_with` alone); the
+            network mixes the two paintings' normalisation parameters, not the two outputs.
         strength: 1 is the network's output, 0 the photo; between, a blend.
         keep_original_colours: keep the photo's colours, take only the texture and light from the style.
         max_side: the output's longer side is at most this (from MIN_SIDE to MAX_SIDE); photos are never enlarged.
 
     Raises:
         InvalidInputError: unknown style, bad options, or an image that is not RGB or too small.
-        ModelUnavailableError: the style's network is missing or broken (the message says how to rebuild it).
+        ModelUnavailableError: the network is missing or broken (the message says how to rebuild it).
     """
-    check_style(style)
+    weights = style_weights(style, mix_with, mix)
     _check_strength(strength)
     start = time.perf_counter()
     photo = prepare(image, max_side)
     input_size, size = (image.shape[1], image.shape[0]), (photo.shape[1], photo.shape[0])
-    output, provider = run_network(photo, style, registry)
+    output, provider = run_network(photo, weights, registry)
     output = finish(output, photo, strength=strength, keep_original_colours=keep_original_colours)
-    return Stylized(output, style, time.perf_counter() - start, input_size, size, provider)
+    blend_with = mix_with if mix_with is not None and float(mix) > 0.0 else None
+    return Stylized(
+        output,
+        style,
+        time.perf_counter() - start,
+        input_size,
+        size,
+        provider,
+        blend_with,
+        float(mix) if blend_with else 0.0,
+    )
 
 
 def prepare(image: np.ndarray, max_side: int = DEFAULT_SIDE) -> np.ndarray:
@@ -329,24 +420,21 @@ def finish(
 
 
 def styles_status(registry: Registry | None = None) -> dict[str, str | None]:
-    """For each style, None when its network is ready, else why not (a broken one breaks only itself)."""
-    registry = registry or default_registry()
-    out: dict[str, str | None] = {}
-    for style in STYLES:
-        status = registry.status(f"style/{style}")
-        out[style] = None if status.ready else status.message
-    return out
+    """For each style, None when the network is ready, else why not (a broken network breaks only this demo)."""
+    status = (registry or default_registry()).status(MODEL_KEY)
+    return {style: None if status.ready else status.message for style in STYLES}
 
 
 def thumbnail(style: str, registry: Registry | None = None) -> np.ndarray:
-    """The style network's output on the bundled THUMBNAIL_SAMPLE photo, at most THUMBNAIL_SIDE a side.
+    """The network's output for `style` on the bundled THUMBNAIL_SAMPLE photo, at most THUMBNAIL_SIDE a side.
 
     Raises:
-        ModelUnavailableError: the style's network is missing or broken.
+        ModelUnavailableError: the network is missing or broken.
     """
     return stylize(load_sample(THUMBNAIL_SAMPLE), style, max_side=THUMBNAIL_SIDE, registry=registry).image
 
 
-def file_name(label: str, style: str, image: np.ndarray) -> str:
-    """A download name for a result: the photo's label, the style and a short digest of the pixels."""
-    return f"{label}_{style}_{hashlib.sha256(image.tobytes()).hexdigest()[:8]}.png"
+def file_name(label: str, style: str, image: np.ndarray, mix_with: str | None = None) -> str:
+    """A download name for a result: the photo's label, the style (or both styles of a blend) and a short digest."""
+    styles = f"{style}+{mix_with}" if mix_with else style
+    return f"{label}_{styles}_{hashlib.sha256(image.tobytes()).hexdigest()[:8]}.png"

