@@ -48,7 +48,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def quality(entry: dict, data_dir: Path) -> tuple[dict, str]:
+def quality(entry: dict, model_path: Path, data_dir: Path) -> tuple[dict, str]:
     """Per-style figures: measured here on QUALITY_PHOTOS held-out photos when the data and the loss network are
     present, else the manifest's (and where they come from)."""
     try:
@@ -61,8 +61,7 @@ def quality(entry: dict, data_dir: Path) -> tuple[dict, str]:
     side = entry["training"]["config"]["style_long_side"]
     chosen = {name: load_rgb(paintings[name], long_side=side) for name in style.STYLES}
     photos = held_out_photos(photo_paths(photos_dir, (BSDS_HELD_OUT_SPLIT,)), QUALITY_PHOTOS, multiple=style.MULTIPLE)
-    model = onnx.load(str(Registry(load_settings().models_dir).path(style.MODEL_KEY)))
-    return evaluate(model, photos, chosen, loss_net), f"{len(photos)} held-out photos"
+    return evaluate(onnx.load(str(model_path)), photos, chosen, loss_net), f"{len(photos)} held-out photos"
 
 
 def run(data_dir: Path, repeats: int) -> None:
@@ -70,7 +69,7 @@ def run(data_dir: Path, repeats: int) -> None:
     registry = Registry(settings.models_dir, settings.providers)
     repeats = max(3, min(repeats, 10))  # a 512x512 image takes a good fraction of a second: 10 runs at most
     entry = registry.entry(style.MODEL_KEY)
-    figures, source = quality(entry, data_dir)
+    figures, source = quality(entry, registry.path(style.MODEL_KEY), data_dir)
     rows: list[Row] = []
     for name in style.STYLES:
         row = figures["styles"][name]

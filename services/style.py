@@ -120,6 +120,17 @@ class Speed:
 
 
 @dataclass(frozen=True)
+class TrainingPhase:
+    """One phase of training: its steps (of the schedule it ran), style weight and time."""
+
+    name: str
+    steps: int
+    of_schedule: int  # the cosine schedule's length (a phase may stop before its end)
+    style_weight: float
+    seconds: float
+
+
+@dataclass(frozen=True)
 class StyleCard:
     """The style network's model card, read from its manifest entry (the About tab shows nothing else)."""
 
@@ -132,10 +143,10 @@ class StyleCard:
     held_out_photos: int = at("metrics.held_out_photos")
     speed: Speed = at("metrics.speed")
     parity_max_abs: float = at("metrics.export_parity_max_abs")
-    training_steps: int = at("training.steps")
-    training_seconds: float = at("training.seconds")
+    training_steps: int = at("training.steps")  # all phases
+    training_seconds: float = at("training.seconds")  # all phases
+    phases: tuple[TrainingPhase, ...] = at("training.phases")
     runs_seconds: tuple[float, ...] = at("training.runs_seconds")
-    config_steps: int = at("training.config.steps")
     batch: int = at("training.config.batch")
     crop: int = at("training.config.crop")
     train_photos: dict[str, int] = at("training.train_photos")

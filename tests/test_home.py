@@ -22,7 +22,7 @@ def test_home_lists_every_demo_as_ready(monkeypatch: pytest.MonkeyPatch) -> None
     assert any("Ready · leave-one-out HR@10 0." in s.value for s in at.success)
     assert any("Ready · validation loss 1." in s.value for s in at.success)
     assert any("Ready · 512×512 in " in s.value for s in at.success)
-    assert "Models verified:** 15 of 15" in _text(at)
+    assert "Models verified:** 11 of 11" in _text(at)
 
 
 def test_home_shows_the_build_command_when_models_are_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

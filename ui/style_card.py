@@ -49,12 +49,16 @@ def style_card(card: StyleCard, order: Sequence[str]) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     runs = " + ".join(f"{s / 60:.0f}" for s in card.runs_seconds)
     photos = card.train_photos
+    phases = "; then ".join(
+        f"{p.name}: {p.steps:,} steps (of a {p.of_schedule:,}-step cosine schedule) at style weight {p.style_weight:g}"
+        for p in card.phases
+    )
     st.markdown(
-        f"**Training.** {card.training_steps:,} of {card.config_steps:,} steps of {card.batch} random "
-        f"{card.crop}×{card.crop} crops, each crop paired with the paintings in turn, from {photos.get('used', 0):,} "
-        f"photos (BSDS500 train + val {photos.get('bsds500', 0)}, coco128 {photos.get('coco128', 0)}, imagenette "
-        f"{photos.get('imagenette', 0):,}); Adam with cosine decay; {card.training_seconds / 60:.0f} minutes on "
-        f"{card.device} ({runs} minutes per run; budget 4 hours in all)."
+        f"**Training.** {card.training_steps:,} steps of {card.batch} random {card.crop}×{card.crop} crops, each crop "
+        f"paired with the paintings in turn, from {photos.get('used', 0):,} photos (BSDS500 train + val "
+        f"{photos.get('bsds500', 0)}, coco128 {photos.get('coco128', 0)}, imagenette {photos.get('imagenette', 0):,}); "
+        f"Adam. {phases}. {card.training_seconds / 60:.0f} minutes on {card.device} (runs of {runs} minutes; "
+        "budget 4 hours in all)."
     )
     s, g = card.speed, card.goals
     verdict = "met" if card.speed_goal_met else "short of a goal"

@@ -79,7 +79,11 @@ def run_steps(
     session_start = time.perf_counter()
     running: dict[str, float] = {}
     counted = 0  # steps in `running`: fewer than checkpoint_every after a resume between checkpoints
-    while record["steps"] < config.steps and record["stopped"] != "time budget":
+    while (
+        record["steps"] < config.steps
+        and record["stopped"] != "time budget"
+        and (stop_after is None or record["steps"] < stop_after)
+    ):
         figures = dict(step(record["steps"]))
         lr = figures.pop("lr", None)
         for k, v in figures.items():

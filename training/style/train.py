@@ -144,17 +144,23 @@ def train(
     device: str = "cpu",
     stop_after: int | None = None,
     session_seconds: float | None = None,
+    init: dict[str, torch.Tensor] | None = None,
 ) -> tuple[StyleNet, dict]:
     """Train the style network for `paintings` (in the order of its style weights); returns it (eval mode, on the
     CPU) and the training record.
 
     stop_after / session_seconds: leave after this many steps in all, or this many seconds of this call (checkpoint
     saved), as a stopped session would; a later call with the same configuration carries on from there.
+    init: start from these network weights (a fine-tuning phase) instead of a random network; a checkpoint of this
+    run, when there is one, still wins.
     """
     if len(paintings) != config.net.styles:
         raise ValueError(f"{len(paintings)} paintings for a network of {config.net.styles} styles")
     torch.manual_seed(config.seed)
-    net = StyleNet(config.net).to(device)
+    net = StyleNet(config.net)
+    if init is not None:
+        net.load_state_dict(init)
+    net = net.to(device)
     loss_net = loss_net.to(device)
     loss = StyleLoss(loss_net, paintings, config, photos)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
