@@ -202,31 +202,19 @@ def build(
     where = device if device == "cuda" else f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
     log.info("training %d styles on %s with %s", len(STYLES), where, net_for_loss.describe())
     started = time.perf_counter()
+
+    def run(phase: TrainConfig, folder: str, **options):
+        return train(list(paintings.values()), photos, phase, build_dir / f"run_{folder}", loss_net=net_for_loss,
+                     device=device, **options)  # fmt: skip
+
     first = config_digest(config, loss_net)
-    base_net, base = train(
-        list(paintings.values()),
-        photos,
-        config,
-        build_dir / f"run_{first}",
-        loss_net=net_for_loss,
-        device=device,
-        stop_after=base_steps,
-        session_seconds=session_minutes * 60,
-    )
+    base_net, base = run(config, first, stop_after=base_steps, session_seconds=session_minutes * 60)
     if base["steps"] < base_steps:
         log.warning("phase 1 stopped at step %d of %d: run the build again to go on", base["steps"], base_steps)
         return None
     left = max(60.0, session_minutes * 60 - (time.perf_counter() - started))
-    net, record = train(
-        list(paintings.values()),
-        photos,
-        fine_tune,
-        build_dir / f"run_{config_digest(fine_tune, loss_net, f'{first}@{base_steps}')}",
-        loss_net=net_for_loss,
-        device=device,
-        session_seconds=left,
-        init=base_net.state_dict(),
-    )
+    second = config_digest(fine_tune, loss_net, f"{first}@{base_steps}")
+    net, record = run(fine_tune, second, session_seconds=left, init=base_net.state_dict())
     if not finished(record, fine_tune, session_minutes):
         return None
     net_for_loss = net_for_loss.cpu()
