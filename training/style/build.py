@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from services.style import MODEL_KEY, MULTIPLE, STYLES, StyleCard
 from training.common.bsds import BSDS500, BSDS_HELD_OUT_SPLIT, BSDS_TRAIN_SPLITS, locate_photos, photo_paths
-from training.common.images import load_rgb
+from training.common.images import load_rgb, resize
 from training.common.manifest import ROOT, retire_models, write_model
 from training.common.onnx_graph import cpu_session
 from training.common.photo_pool import COCO128, IMAGENETTE, coco_photos, imagenette_photos
@@ -161,8 +162,10 @@ def training_photos(data_dir: Path, config: TrainConfig, *, download: bool = Fal
     photos = []
     for path in bsds + coco + nette:
         photo = load_rgb(path)
-        if min(photo.shape[:2]) > config.photo_short_side:
-            photo = load_rgb(path, short_side=config.photo_short_side)
+        h, w = photo.shape[:2]
+        if min(h, w) > config.photo_short_side:  # shrink (never enlarge) to the held short side
+            scale = config.photo_short_side / min(h, w)
+            photo = resize(photo, (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
         if min(photo.shape[:2]) >= config.crop:
             photos.append(photo)
     counts = {"bsds500": len(bsds), "coco128": len(coco), "imagenette": len(nette), "used": len(photos)}
@@ -245,7 +248,7 @@ def build(
             **training_record(fine_tune, record, where),
             "steps": base["steps"] + record["steps"],
             "seconds": round(base["seconds"] + record["seconds"], 1),
-            "runs_seconds": [*_runs(base), *record.get("runs_seconds", [])],
+            "runs_seconds": [*base["runs_seconds"], *record["runs_seconds"]],
             "phases": [
                 {
                     "name": "content and palette",
@@ -280,8 +283,8 @@ def build(
         card={
             "summary": f"One fast style network for {len(STYLES)} paintings, with style mixing",
             "paintings": {
-                name: {"title": p.title, "artist": p.artist, "year": p.year}
-                for name, p in ((name, PAINTINGS[name]) for name in STYLES)
+                name: {"title": PAINTINGS[name].title, "artist": PAINTINGS[name].artist, "year": PAINTINGS[name].year}
+                for name in STYLES
             },
             "architecture": (
                 f"Johnson et al. 2016 feed-forward network with conditional instance normalisation (Dumoulin et al. "
@@ -297,14 +300,6 @@ def build(
         },
         card_type=StyleCard,
     )
-
-
-def _runs(record: dict) -> list[float]:
-    """A phase's runs; a run killed before it could record its share counts as one."""
-    runs = list(record.get("runs_seconds", []))
-    if sum(runs) < record["seconds"] - 1.0:
-        runs.append(round(record["seconds"] - sum(runs), 1))
-    return runs
 
 
 def write_contact_sheets(model, photos: list[np.ndarray], paintings: dict[str, np.ndarray], folder: Path) -> None:

@@ -104,7 +104,7 @@ def parity(net: StyleNet, model: onnx.ModelProto, shapes=((1, 3, 100, 132), (1, 
     return worst
 
 
-def held_out_photos(paths: list[Path], count: int, side: int = 256, multiple: int = 8) -> list[np.ndarray]:
+def held_out_photos(paths: list[Path], count: int, side: int = 256, multiple: int = 4) -> list[np.ndarray]:
     """The first `count` held-out photos, short side `side`, cropped to multiples of `multiple` (the network's
     total stride)."""
     out = []
@@ -132,10 +132,14 @@ def content_kept(outputs: torch.Tensor, photos: torch.Tensor) -> torch.Tensor:
     return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-12)
 
 
-def _layer_errors(net: LossNet, images: torch.Tensor, targets: list[torch.Tensor]) -> torch.Tensor:
-    """(layers,) relative Gram errors of one image against one painting's Gram matrices."""
-    feats = net.features(images)
-    return torch.stack([relative_error(gram(feats[i]), t)[0] for i, t in zip(net.style_layers, targets, strict=True)])
+def style_grams(net: LossNet, image: torch.Tensor) -> list[torch.Tensor]:
+    """The Gram matrices of one image at the network's style layers."""
+    return [gram(f) for i, f in enumerate(net.features(image)) if i in net.style_layers]
+
+
+def _layer_errors(grams: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.Tensor:
+    """(layers,) relative Gram errors of one image's Gram matrices against one painting's."""
+    return torch.stack([relative_error(g, t)[0] for g, t in zip(grams, targets, strict=True)])
 
 
 def evaluate(
@@ -159,23 +163,22 @@ def evaluate(
     figures: dict[str, Any] = {}
     with torch.no_grad():
         targets = {
-            net_name: {
-                style: [gram(f) for i, f in enumerate(net.features(to_tensor(p))) if i in net.style_layers]
-                for style, p in paintings.items()
-            }
+            net_name: {style: style_grams(net, to_tensor(p)) for style, p in paintings.items()}
             for net_name, net in nets.items()
         }
         errors = {s: {n: {"output": [], "photo": []} for n in nets} for s in names}
         kept: dict[str, list[float]] = {s: [] for s in names}
         for photo in photos:
             src = to_tensor(photo)
+            photo_grams = {net_name: style_grams(net, src) for net_name, net in nets.items()}  # once per photo
             for index, style in enumerate(names):
                 out = torch.from_numpy(
                     onnx_run(sess, photo[None], one_hot(index, len(names))).transpose(0, 3, 1, 2).copy()
                 )
                 for net_name, net in nets.items():
-                    errors[style][net_name]["output"].append(_layer_errors(net, out, targets[net_name][style]))
-                    errors[style][net_name]["photo"].append(_layer_errors(net, src, targets[net_name][style]))
+                    target = targets[net_name][style]
+                    errors[style][net_name]["output"].append(_layer_errors(style_grams(net, out), target))
+                    errors[style][net_name]["photo"].append(_layer_errors(photo_grams[net_name], target))
                 kept[style].append(float(content_kept(out, src)[0]))
     for style in names:
         row: dict[str, Any] = {"style_distance": {}}

@@ -432,14 +432,3 @@ def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., 1:] - image[..., :-1]).abs().mean()
-
-
-def style_distance(net: LossNet, images: torch.Tensor, style_grams: list[torch.Tensor]) -> torch.Tensor:
-    """(layers, N) relative Gram errors of each image against the painting, one row per style layer."""
-    feats = net.features(images)
-    return torch.stack(
-        [
-            relative_error(gram(feats[i]), target.expand(len(images), -1, -1))
-            for i, target in zip(net.style_layers, style_grams, strict=True)
-        ]
-    )
