@@ -51,6 +51,7 @@ def style_card(card: StyleCard, order: Sequence[str]) -> None:
     photos = card.train_photos
     phases = "; then ".join(
         f"{p.name}: {p.steps:,} steps (of a {p.of_schedule:,}-step cosine schedule) at style weight {p.style_weight:g}"
+        + (f", paintings at {p.style_long_side} px" if p.style_long_side else "")
         for p in card.phases
     )
     st.markdown(

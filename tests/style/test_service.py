@@ -38,9 +38,25 @@ def _run(photo: np.ndarray, name: str, registry: Registry) -> np.ndarray:
     return style.run_network(photo, style.style_weights(name), registry)[0]
 
 
+def test_network_runs_on_the_photo_with_a_reflected_margin(registry: Registry) -> None:
+    photo = _photo(37, 53, seed=5)
+    b = style.BORDER
+    # 37 + 2b and 53 + 2b rounded up to multiples of 4 by a longer reflection at the bottom and right
+    bottom, right = b + -(37 + 2 * b) % style.MULTIPLE, b + -(53 + 2 * b) % style.MULTIPLE
+    padded = np.pad(photo, ((b, bottom), (b, right), (0, 0)), mode="reflect")
+    assert padded.shape[0] % style.MULTIPLE == 0 and padded.shape[1] % style.MULTIPLE == 0
+    feed = {
+        "image": padded.transpose(2, 0, 1)[None].astype(np.float32) / 255,
+        "style_weights": style.style_weights("udnie"),
+    }
+    raw = style.model(registry).run(feed)["stylized"][0, :, b : b + 37, b : b + 53].transpose(1, 2, 0)
+    expected = (raw * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    assert np.array_equal(_run(photo, "udnie", registry), expected)
+
+
 def test_padding_does_not_change_the_inside(registry: Registry) -> None:
-    # a multiple-of-4 photo runs unpadded; cutting 2 columns off (padded back by reflection) leaves the pixels away
-    # from the cut nearly as they were (instance norm's statistics move a little with the padded strip)
+    # cutting 2 columns off (padded back by reflection) leaves the pixels away from the cut nearly as they were
+    # (instance norm's statistics move a little with the padded strip)
     photo = _photo(64, 64)
     full, cut = _run(photo, "great_wave", registry), _run(photo[:, :62], "great_wave", registry)
     gap = np.abs(full[:, :40].astype(int) - cut[:, :40].astype(int))

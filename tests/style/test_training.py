@@ -29,6 +29,7 @@ from training.style.net import (
     StyleNetConfig,
     VGG16Features,
     pretrained_vgg16,
+    relative_error,
     vgg16_weights_path,
 )
 from training.style.train import StyleLoss, TrainConfig, batch_styles, random_batch, to_tensor, train
@@ -200,6 +201,33 @@ def test_vgg16_content_layers_need_only_the_first_blocks() -> None:
     with torch.no_grad():
         full, early = net.features(x), net.features(x, upto=1)
     assert len(early) == 2 and all(torch.equal(a, b) for a, b in zip(full[:2], early, strict=True))
+
+
+def test_content_term_compares_the_configured_layer() -> None:
+    photos, net = _photos(), _loss_net()
+    crops = to_tensor(random_batch(photos, replace(TINY, batch=2), 5))
+    shifted = (crops + 0.2 * torch.rand_like(crops)).clamp(0, 1)
+    styles = torch.zeros(2, dtype=torch.long)
+    with torch.no_grad():
+        feats, originals = net.features(shifted), net.features(crops)
+        for layers in ((0,), (2,), (1, 2)):
+            loss = StyleLoss(net, _paintings(), replace(TINY, content_layers=layers))
+            want = np.mean([float(relative_error(feats[i], originals[i]).mean()) for i in layers])
+            assert float(loss(shifted, crops, styles)["content"]) == pytest.approx(want, rel=1e-5)
+        default = StyleLoss(net, _paintings(), TINY)
+        assert default.content_layers == net.content_layers
+
+
+def test_run_folders_keep_their_names_when_an_option_is_added() -> None:
+    # phases 1 and 2 ran before TrainConfig had content_layers: left unset (None), it must not rename their folders,
+    # or a rebuild would retrain them instead of resuming
+    from training.style.build import BASE_STEPS, PHASES, config_digest
+
+    first = config_digest(PHASES[0].config, "hed")
+    assert PHASES[0].config.content_layers is None and first == "6955cf8c"
+    assert config_digest(PHASES[1].config, "hed", f"{first}@{BASE_STEPS}") == "86e21a3b"
+    assert config_digest(replace(PHASES[0].config, content_layers=(2,)), "hed") != first
+    assert config_digest(PHASES[0].config, "vgg16") != first
 
 
 def test_batches_depend_only_on_seed_and_step() -> None:

@@ -20,7 +20,7 @@ import logging
 import os
 import platform
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from training.common.images import load_rgb, resize
 from training.common.manifest import ROOT, retire_models, write_model
 from training.common.onnx_graph import cpu_session
 from training.common.photo_pool import COCO128, IMAGENETTE, coco_photos, imagenette_photos
-from training.common.resumable import finished, training_record
+from training.common.resumable import training_record
 from training.style.data import PAINTINGS, PAINTINGS_DATASET, locate_paintings
 from training.style.evaluate import (
     GOALS,
@@ -85,9 +85,40 @@ STYLE_CONFIG = TrainConfig(
 # Phase 1 ran the first 1,950 steps of STYLE_CONFIG's 5,600-step schedule (the run stopped there on purpose): its
 # contact sheets showed the photos' content kept and each painting's palette, but hardly any brushwork - the colour
 # grading this network was meant to leave behind. Phase 2 fine-tunes those weights at three times the style weight
-# with a fresh cosine schedule.
+# with a fresh cosine schedule. Its sheets had each painting's colours and a fine, regular texture: the Gram
+# statistics were matched (gap left 2-5% at relu1_2, 10-37% at relu4_3) while the photo's every small edge was kept.
+# Phase 3 compares content at relu3_3 instead of relu2_2 (Johnson et al.'s other choice: the objects must stay, their
+# fine detail may be repainted), takes the paintings' statistics at 512 pixels (larger strokes) and raises the style
+# weight, at a lower learning rate.
 BASE_STEPS = 1950
 FINE_TUNE = replace(STYLE_CONFIG, steps=2500, style_weight=6.0)
+LARGE_STROKES = replace(
+    FINE_TUNE,
+    steps=3000,
+    style_long_side=512,
+    style_weight=10.0,
+    content_layers=(2,),
+    lr=5e-4,
+    lr_final=5e-5,
+    time_budget_s=150 * 60,
+)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One training phase: its configuration, where it stops (None: its whole schedule) and its name on the card.
+    Each phase starts from the weights the one before it ended with."""
+
+    name: str
+    config: TrainConfig
+    stop_after: int | None = None
+
+
+PHASES = (
+    Phase("content and palette", STYLE_CONFIG, stop_after=BASE_STEPS),
+    Phase("brushwork (fine-tune)", FINE_TUNE),
+    Phase("repainting (fine-tune, content at relu3_3)", LARGE_STROKES),
+)
 SESSION_MINUTES = 150.0
 EVAL_PHOTOS = 60
 SHEET_PHOTOS = 4
@@ -174,7 +205,9 @@ def training_photos(data_dir: Path, config: TrainConfig, *, download: bool = Fal
 
 def config_digest(config: TrainConfig, loss_net: str, start: str = "") -> str:
     """A run folder's name: the configuration, the loss network, the styles and where the weights started."""
-    text = json.dumps({"config": config.to_dict(), "loss_net": loss_net, "styles": STYLES}, sort_keys=True) + start
+    fields = {k: v for k, v in config.to_dict().items() if v is not None}  # options left unset (None) don't count,
+    # so runs made before an option existed keep their folders
+    text = json.dumps({"config": fields, "loss_net": loss_net, "styles": STYLES}, sort_keys=True) + start
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
@@ -185,19 +218,17 @@ def build(
     *,
     loss_net: str = "hed",
     session_minutes: float = SESSION_MINUTES,
-    config: TrainConfig = STYLE_CONFIG,
-    base_steps: int = BASE_STEPS,
-    fine_tune: TrainConfig = FINE_TUNE,
+    phases: tuple[Phase, ...] = PHASES,
     eval_photos: int = EVAL_PHOTOS,
     build_dir: Path = BUILD_DIR,
 ) -> dict | None:
-    """Train (or resume) the network in two phases (`base_steps` of `config`, then `fine_tune` from those weights);
-    once both are done, export, evaluate and write it. Returns the manifest entry, or None when this call's time ran
+    """Train (or resume) the network phase by phase (each from the weights the one before ended with); once all are
+    done, export, evaluate and write it. Returns the manifest entry, or None when this call's time ran
     out first (rerun to go on)."""
     torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
     painting_files = locate_paintings(data_dir, download=download)
-    paintings = {name: load_rgb(painting_files[name], long_side=config.style_long_side) for name in STYLES}
-    photos, counts = training_photos(data_dir, config, download=download)
+    first = phases[0].config
+    photos, counts = training_photos(data_dir, first, download=download)
     held_out = photo_paths(locate_photos(data_dir, download=download), (BSDS_HELD_OUT_SPLIT,))
     log.info("%d training photos %s; %d held-out photos", len(photos), counts, len(held_out))
     net_for_loss = loss_network(loss_net, download=download)
@@ -206,20 +237,23 @@ def build(
     log.info("training %d styles on %s with %s", len(STYLES), where, net_for_loss.describe())
     started = time.perf_counter()
 
-    def run(phase: TrainConfig, folder: str, **options):
-        return train(list(paintings.values()), photos, phase, build_dir / f"run_{folder}", loss_net=net_for_loss,
-                     device=device, **options)  # fmt: skip
+    def load_paintings(side: int) -> dict[str, np.ndarray]:
+        return {name: load_rgb(painting_files[name], long_side=side) for name in STYLES}
 
-    first = config_digest(config, loss_net)
-    base_net, base = run(config, first, stop_after=base_steps, session_seconds=session_minutes * 60)
-    if base["steps"] < base_steps:
-        log.warning("phase 1 stopped at step %d of %d: run the build again to go on", base["steps"], base_steps)
-        return None
-    left = max(60.0, session_minutes * 60 - (time.perf_counter() - started))
-    second = config_digest(fine_tune, loss_net, f"{first}@{base_steps}")
-    net, record = run(fine_tune, second, session_seconds=left, init=base_net.state_dict())
-    if not finished(record, fine_tune, session_minutes):
-        return None
+    start, weights, records = "", None, []
+    for phase in phases:
+        folder = config_digest(phase.config, loss_net, start)
+        left = max(60.0, session_minutes * 60 - (time.perf_counter() - started))
+        paintings = load_paintings(phase.config.style_long_side)
+        net, record = train(list(paintings.values()), photos, phase.config, build_dir / f"run_{folder}",
+                            loss_net=net_for_loss, device=device, stop_after=phase.stop_after, session_seconds=left,
+                            init=weights)  # fmt: skip
+        goal = phase.stop_after or phase.config.steps
+        if record["steps"] < goal and record["stopped"] != "time budget":
+            log.warning("%s stopped at step %d of %d: run the build again to go on", phase.name, record["steps"], goal)
+            return None
+        records.append(record)
+        start, weights = f"{folder}@{record['steps']}", net.state_dict()
     net_for_loss = net_for_loss.cpu()
     metadata = {
         "model": MODEL_KEY,
@@ -238,34 +272,29 @@ def build(
     write_contact_sheets(model, eval_set[:SHEET_PHOTOS], paintings, build_dir / "contact")
     parameters = sum(p.numel() for p in net.parameters())
     retire_models(models_dir, RETIRED)
-    c = config.net
+    c = first.net
     return write_model(
         models_dir,
         MODEL_KEY,
         model,
         metrics=metrics,
         training={
-            **training_record(fine_tune, record, where),
-            "steps": base["steps"] + record["steps"],
-            "seconds": round(base["seconds"] + record["seconds"], 1),
-            "runs_seconds": [*base["runs_seconds"], *record["runs_seconds"]],
+            **training_record(phases[-1].config, record, where),
+            "steps": sum(r["steps"] for r in records),
+            "seconds": round(sum(r["seconds"] for r in records), 1),
+            "runs_seconds": [s for r in records for s in r["runs_seconds"]],
             "phases": [
                 {
-                    "name": "content and palette",
-                    "steps": base["steps"],
-                    "of_schedule": config.steps,
-                    "style_weight": config.style_weight,
-                    "seconds": round(base["seconds"], 1),
-                },
-                {
-                    "name": "brushwork (fine-tune)",
-                    "steps": record["steps"],
-                    "of_schedule": fine_tune.steps,
-                    "style_weight": fine_tune.style_weight,
-                    "seconds": round(record["seconds"], 1),
-                },
+                    "name": phase.name,
+                    "steps": r["steps"],
+                    "of_schedule": phase.config.steps,
+                    "style_weight": phase.config.style_weight,
+                    "style_long_side": phase.config.style_long_side,
+                    "seconds": round(r["seconds"], 1),
+                }
+                for phase, r in zip(phases, records, strict=True)
             ],
-            "base_config": config.to_dict(),
+            "base_config": first.to_dict(),
             "parameters": parameters,
             "train_photos": counts,
             "torch": torch.__version__,

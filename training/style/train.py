@@ -44,6 +44,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 100
     time_budget_s: float = 4 * 3600  # the CPU budget for all styles
+    # the loss network's feature maps the content term compares (indices of its feature list); None: the network's own
+    content_layers: tuple[int, ...] | None = None
     net: StyleNetConfig = field(default_factory=StyleNetConfig)
 
     def to_dict(self) -> dict:
@@ -93,6 +95,7 @@ class StyleLoss:
     ) -> None:
         self.net = loss_net
         self.config = config
+        self.content_layers = tuple(config.content_layers or loss_net.content_layers)
         device = next(loss_net.parameters()).device
         with torch.no_grad():
             per_style = []
@@ -123,10 +126,10 @@ class StyleLoss:
     def __call__(self, output: torch.Tensor, content: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
         out_feats = self.net.features(output)
         with torch.no_grad():
-            content_feats = self.net.features(content, upto=max(self.net.content_layers))
+            content_feats = self.net.features(content, upto=max(self.content_layers))
         style = (self._errors(out_feats, styles) / self.layer_scale[styles].T).mean()
         content_term = torch.stack(
-            [relative_error(out_feats[i].float(), content_feats[i].float()).mean() for i in self.net.content_layers]
+            [relative_error(out_feats[i].float(), content_feats[i].float()).mean() for i in self.content_layers]
         ).mean()
         tv = total_variation(output.float())
         c = self.config
