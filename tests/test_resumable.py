@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from training.common.resumable import run_steps
+from training.common.resumable import run_steps, saved_record, set_options
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,20 @@ def test_calling_a_finished_run_again_adds_no_run(tmp_path: Path) -> None:
     assert len(finished["runs_seconds"]) == 2
     again = _run(tmp_path)  # e.g. a rebuild that only exports the finished network again
     assert again["steps"] == 6 and again["runs_seconds"] == finished["runs_seconds"]
+
+
+@dataclass(frozen=True)
+class LaterConfig(Config):
+    """Config with an option added after runs were made; None leaves it unset."""
+
+    extra: int | None = None
+
+
+def test_a_run_made_before_an_option_existed_resumes_while_the_option_is_unset(tmp_path: Path) -> None:
+    _run(tmp_path, stop_after=3)
+    saved = json.loads((tmp_path / "record.json").read_text())
+    assert "extra" not in saved["config"]
+    assert saved_record(LaterConfig(), tmp_path) == saved  # unset: the same run, resumed
+    assert saved_record(LaterConfig(extra=2), tmp_path) is None  # set: another configuration, started afresh
+    assert set_options(LaterConfig()) == set_options(Config()) == saved["config"]
+    assert saved_record(Config(steps=7), tmp_path) is None

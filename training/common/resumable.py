@@ -27,13 +27,21 @@ class RunConfig(Protocol):
     def to_dict(self) -> dict: ...
 
 
+def set_options(config: RunConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """A configuration as JSON values without the options left unset (None): a run made before an option existed
+    is still a run of the configuration that leaves it unset."""
+    values = config if isinstance(config, Mapping) else config.to_dict()
+    return {k: v for k, v in json.loads(json.dumps(dict(values))).items() if v is not None}
+
+
 def saved_record(config: RunConfig, folder: Path | None) -> dict[str, Any] | None:
     """The record.json in folder when it was made under this configuration, else None."""
     path = Path(folder) / "record.json" if folder is not None else None
     if path is None or not path.exists():
         return None
     saved = json.loads(path.read_text())
-    return saved if saved.get("config") == json.loads(json.dumps(config.to_dict())) else None
+    same = isinstance(saved.get("config"), Mapping) and set_options(saved["config"]) == set_options(config)
+    return saved if same else None
 
 
 def run_steps(

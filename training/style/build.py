@@ -33,7 +33,7 @@ from training.common.images import load_rgb, resize
 from training.common.manifest import ROOT, retire_models, write_model
 from training.common.onnx_graph import cpu_session
 from training.common.photo_pool import COCO128, IMAGENETTE, coco_photos, imagenette_photos
-from training.common.resumable import training_record
+from training.common.resumable import set_options, training_record
 from training.style.data import PAINTINGS, PAINTINGS_DATASET, locate_paintings
 from training.style.evaluate import (
     GOALS,
@@ -205,9 +205,8 @@ def training_photos(data_dir: Path, config: TrainConfig, *, download: bool = Fal
 
 def config_digest(config: TrainConfig, loss_net: str, start: str = "") -> str:
     """A run folder's name: the configuration, the loss network, the styles and where the weights started."""
-    fields = {k: v for k, v in config.to_dict().items() if v is not None}  # options left unset (None) don't count,
-    # so runs made before an option existed keep their folders
-    text = json.dumps({"config": fields, "loss_net": loss_net, "styles": STYLES}, sort_keys=True) + start
+    # options left unset don't count, so runs made before an option existed keep their folders
+    text = json.dumps({"config": set_options(config), "loss_net": loss_net, "styles": STYLES}, sort_keys=True) + start
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
