@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from training.common.resumable import run_steps, saved_record, set_options
+from training.common.resumable import finished, run_steps, saved_record, set_options
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,9 @@ def test_a_run_made_before_an_option_existed_resumes_while_the_option_is_unset(t
     assert saved_record(LaterConfig(extra=2), tmp_path) is None  # set: another configuration, started afresh
     assert set_options(LaterConfig()) == set_options(Config()) == saved["config"]
     assert saved_record(Config(steps=7), tmp_path) is None
+
+
+def test_a_run_stopped_on_purpose_is_finished_at_its_stop(tmp_path: Path) -> None:
+    record = _run(tmp_path, stop_after=3)
+    assert finished(record, Config(), 1.0, stop_after=3) and not finished(record, Config(), 1.0)
+    assert not finished(record, Config(), 1.0, stop_after=4)

@@ -127,13 +127,17 @@ def run_steps(
     return record
 
 
-def finished(record: Mapping[str, Any], config: RunConfig, session_minutes: float) -> bool:
-    """Whether a run is over (all its steps, or its time budget); if not, logs that a rerun goes on from here."""
-    if record["steps"] >= config.steps or record["stopped"] == "time budget":
+def finished(
+    record: Mapping[str, Any], config: RunConfig, session_minutes: float, stop_after: int | None = None
+) -> bool:
+    """Whether a run is over (all its steps, or `stop_after` of them, or its time budget); if not, logs that a
+    rerun goes on from here."""
+    goal = config.steps if stop_after is None else min(stop_after, config.steps)
+    if record["steps"] >= goal or record["stopped"] == "time budget":
         return True
     log.warning(
         "training stopped at step %d of %d (this call's %.0f minutes are up): run the build again to go on",
-        record["steps"], config.steps, session_minutes,
+        record["steps"], goal, session_minutes,
     )  # fmt: skip
     return False
 

@@ -33,7 +33,7 @@ from training.common.images import load_rgb, resize
 from training.common.manifest import ROOT, retire_models, write_model
 from training.common.onnx_graph import cpu_session
 from training.common.photo_pool import COCO128, IMAGENETTE, coco_photos, imagenette_photos
-from training.common.resumable import set_options, training_record
+from training.common.resumable import finished, set_options, training_record
 from training.style.data import PAINTINGS, PAINTINGS_DATASET, locate_paintings
 from training.style.evaluate import (
     GOALS,
@@ -235,21 +235,15 @@ def build(
     where = device if device == "cuda" else f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
     log.info("training %d styles on %s with %s", len(STYLES), where, net_for_loss.describe())
     started = time.perf_counter()
-
-    def load_paintings(side: int) -> dict[str, np.ndarray]:
-        return {name: load_rgb(painting_files[name], long_side=side) for name in STYLES}
-
     start, weights, records = "", None, []
     for phase in phases:
         folder = config_digest(phase.config, loss_net, start)
         left = max(60.0, session_minutes * 60 - (time.perf_counter() - started))
-        paintings = load_paintings(phase.config.style_long_side)
+        paintings = {name: load_rgb(painting_files[name], long_side=phase.config.style_long_side) for name in STYLES}
         net, record = train(list(paintings.values()), photos, phase.config, build_dir / f"run_{folder}",
                             loss_net=net_for_loss, device=device, stop_after=phase.stop_after, session_seconds=left,
                             init=weights)  # fmt: skip
-        goal = phase.stop_after or phase.config.steps
-        if record["steps"] < goal and record["stopped"] != "time budget":
-            log.warning("%s stopped at step %d of %d: run the build again to go on", phase.name, record["steps"], goal)
+        if not finished(record, phase.config, session_minutes, phase.stop_after):
             return None
         records.append(record)
         start, weights = f"{folder}@{record['steps']}", net.state_dict()
