@@ -8,40 +8,72 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.catalog import DEMOS, SECTIONS, DemoStatus, demo_status
+from services.catalog import DEMOS, SECTIONS, Demo, DemoStatus, demo_status_guarded, readme_section
 from services.registry import default_registry
 
 st.set_page_config(page_title="ML demo portal", page_icon=":material/model_training:", layout="wide")
 
+WHAT_IS_THIS = (
+    "**What is this?** Seven small programs that learned from examples instead of being told the rules: each "
+    "takes something you give it (numbers, a comment, a photo) and answers in a moment. Pick one and try it; "
+    "every page also says how its model was trained and how well it does on data it never saw."
+)
+
 
 def gallery() -> None:
-    registry = default_registry()
+    """The cards first, each with its picture and a placeholder for its status; then every model is verified and
+    its card filled in, one by one; the system panel last. Nothing slow runs before the cards are on the page."""
     st.title("ML demo portal")
     st.caption("Models trained by our own code, exported to ONNX and served by onnxruntime.")
-    statuses = [demo_status(demo, registry) for demo in DEMOS]
+    st.markdown(WHAT_IS_THIS)
+    slots = {}
     for section in SECTIONS:
-        in_section = [s for s in statuses if s.demo.section == section]
+        in_section = [d for d in DEMOS if d.section == section]
         if not in_section:
             continue
         st.subheader(section)
-        for column, status in zip(st.columns(3), in_section, strict=False):
+        for column, demo in zip(st.columns(3), in_section, strict=False):
             with column:
-                _card(status)
+                slots[demo.slug] = _card(demo)
+    registry = default_registry()
+    statuses = []
+    for demo in DEMOS:
+        statuses.append(demo_status_guarded(demo, registry))
+        with slots[demo.slug].container():
+            _status(statuses[-1])
     _system_panel(statuses)
 
 
-def _card(status: DemoStatus) -> None:
+def _card(demo: Demo):  # noqa: ANN202 - returns the status slot (a Streamlit placeholder)
+    with st.container(border=True, key=f"card-{demo.slug}"):
+        if demo.thumbnail.is_file():
+            st.image(str(demo.thumbnail), width="stretch")
+        st.page_link(demo.page, label=f"**{demo.title}**", icon=demo.icon)
+        st.write(demo.plain or demo.summary)
+        slot = st.empty()
+        slot.caption("Checking the model…", help="the model file's size and sha256 are verified, then it is loaded")
+        left, right = st.columns(2)
+        with left.popover("What it does", width="stretch"):
+            st.write(demo.summary)
+        if right.button("How it was made", key=f"readme-{demo.slug}", width="stretch"):
+            _readme(demo)
+    return slot
+
+
+@st.dialog("How it was made", width="large")
+def _readme(demo: Demo) -> None:
+    st.markdown(f"### {demo.title}")
+    st.markdown(readme_section(demo))
+
+
+def _status(status: DemoStatus) -> None:
     demo = status.demo
-    with st.container(border=True):
-        st.markdown(f"#### {demo.title}")
-        st.write(demo.summary)
-        st.caption(f"Model: {status.model or ', '.join(demo.model_keys)}")
-        if status.ready:
-            st.success(f"Ready · {status.headline or 'no metric recorded'}", icon=":material/check_circle:")
-            st.page_link(demo.page, label=f"Open {demo.title}", icon=demo.icon)
-        else:
-            st.warning(f"Model missing or broken. Build it with `{demo.rebuild}`", icon=":material/build:")
-            st.caption(status.message)
+    st.caption(f"Model: {status.model or ', '.join(demo.model_keys)}")
+    if status.ready:
+        st.success(f"Ready · {status.headline or 'no metric recorded'}", icon=":material/check_circle:")
+    else:
+        st.warning(f"Model missing or broken. Build it with `{demo.rebuild}`", icon=":material/build:")
+        st.caption(status.message)
 
 
 def _system_panel(statuses: list[DemoStatus]) -> None:

@@ -13,6 +13,9 @@ What is measured, and how:
 - Each page gets one untimed warm-up visit (models load, caches fill), then `repeats` visits (at most MAX_REPEATS),
   pages taken round robin so that any drift of the machine hits all of them alike. The table shows each page's
   median CPU per warm view, the floor (the trivial page's median) and the amount above the floor (goal: <= 0.15 s).
+- Cold start: a fresh portal server per run (healthy, then quiet), a first visitor opens Home; the seconds from
+  opening the page until every demo's card shows its title, until every card's picture has loaded, and until the
+  page has finished running (every model verified). Median of COLD_RUNS runs (goal for the cards: <= 1.5 s).
 - Memory: the portal server's resident set (VmRSS of the server and its children) once every page has been visited,
   and its peak, sampled every 50 ms, while `concurrent` sessions open pages at the same moment (goal: <= 600 MB).
 """
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 MAX_REPEATS = 7
+COLD_RUNS = 3
+GOAL_COLD_START_S = 1.5
 GOAL_ABOVE_FLOOR_S = 0.15
 GOAL_RSS_MB = 600
 FLOOR = "floor: trivial Streamlit page"
@@ -73,6 +78,22 @@ PAGE_DONE_JS = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   if (!main || !main.querySelector('[data-testid="stElementContainer"]')) return false;
   return Array.from(document.images).every((image) => image.complete);
+}"""
+
+
+# Home's gallery as the visitor sees it: [every card's title shown, every card's picture loaded] (cards are the
+# containers keyed "card-<slug>" in Home.py).
+GALLERY_JS = """(titles) => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main) return [false, false];
+  const text = main.innerText;
+  const shown = titles.every((title) => text.includes(title));
+  const cards = Array.from(main.querySelectorAll('[class*="st-key-card-"]'));
+  const pictures = cards.length >= titles.length && cards.every((card) => {
+    const image = card.querySelector('img');
+    return image !== null && image.complete && image.naturalWidth > 0;
+  });
+  return [shown, pictures];
 }"""
 
 
@@ -314,6 +335,68 @@ def peak_rss_concurrent(browser: Browser, targets: list[Target], sessions: int) 
     return peak[0], problems
 
 
+@dataclass
+class ColdStart:
+    """Seconds from opening Home on a fresh server until the cards show, their pictures load, the page finishes."""
+
+    cards_s: float | None = None
+    pictures_s: float | None = None
+    done_s: float | None = None
+
+
+def first_visit(browser: Browser, url: str, timeout_s: float = WARMUP_TIMEOUT_S) -> ColdStart:
+    """A first visitor opens `url` (Home): when the gallery's cards, their pictures and the finished page appear."""
+    titles = [demo.title for demo in DEMOS]
+    seen = ColdStart()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        start = time.monotonic()
+        page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+        while time.monotonic() - start < timeout_s:
+            elapsed = time.monotonic() - start
+            shown, pictures = page.evaluate(GALLERY_JS, titles)
+            if shown and seen.cards_s is None:
+                seen.cards_s = elapsed
+            if pictures and seen.pictures_s is None:
+                seen.pictures_s = elapsed
+            if seen.done_s is None and page.evaluate(PAGE_DONE_JS):
+                seen.done_s = elapsed
+            if seen.cards_s is not None and seen.done_s is not None and (pictures or elapsed > seen.done_s + 2):
+                break
+            page.wait_for_timeout(25)
+    finally:
+        context.close()
+    return seen
+
+
+def cold_starts(browser: Browser, env: dict[str, str], runs: int) -> list[ColdStart]:
+    """`runs` fresh portal servers, each visited once on Home as soon as it is healthy and quiet."""
+    results = []
+    for number in range(runs):
+        with tempfile.TemporaryDirectory(prefix="portal-cold-") as logs, serve("portal", "Home.py", Path(logs), env) as fresh:
+            _wait_quiet(fresh.process.pid)
+            results.append(first_visit(browser, f"{fresh.url}/"))
+        print(f"  cold start {number + 1} of {runs}: {results[-1]}", flush=True)
+    return results
+
+
+def _cold_rows(results: list[ColdStart]) -> list[Row]:
+    def median(values: list[float | None]) -> float | None:
+        return None if any(v is None for v in values) else statistics.median(values)  # type: ignore[type-var]
+
+    def shown(value: float | None) -> str:
+        return "never (within the time allowed)" if value is None else f"{value:.2f} s"
+
+    cards = median([r.cards_s for r in results])
+    goal = f"<= {GOAL_COLD_START_S} s"
+    return [
+        Row("cold start: every card shown", shown(cards), goal, cards is not None and cards <= GOAL_COLD_START_S),
+        Row("cold start: every card's picture loaded", shown(median([r.pictures_s for r in results]))),
+        Row("cold start: page finished (models verified)", shown(median([r.done_s for r in results]))),
+    ]
+
+
 # ---- the report --------------------------------------------------------------------------------------------------
 
 
@@ -355,7 +438,10 @@ def _memory_rows(after_all: int, peak: int, floor_rss: int, sessions: int) -> li
     ]
 
 
-def _print_report(views: dict[str, Views], repeats: int, memory: list[Row], problems: list[str]) -> None:
+def _print_report(
+    views: dict[str, Views], repeats: int, memory: list[Row], problems: list[str], cold: list[Row]
+) -> None:
+    print_table(f"First visitor on a fresh server, Home: median of {COLD_RUNS} fresh servers", cold)
     print_table(
         f"Server CPU seconds per warm page view: median of {repeats} view(s) per page, each a new session "
         "(in brackets: above the floor)",
@@ -390,6 +476,12 @@ def run(data_dir: Path, repeats: int, *, concurrent: int = 8) -> None:
         f"not wall time; {repeats} view(s) per page after one warm-up (repeats clamped to at most {MAX_REPEATS})"
     )
     env = {**os.environ, "PORTAL_PROVIDERS": "cpu", "PORTAL_DATA_DIR": str(data_dir)}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            cold = _cold_rows(cold_starts(browser, env, COLD_RUNS))
+        finally:
+            browser.close()
     with (
         tempfile.TemporaryDirectory(prefix="portal-bench-") as logs,
         serve("portal", "Home.py", Path(logs), env) as portal,
@@ -406,4 +498,4 @@ def run(data_dir: Path, repeats: int, *, concurrent: int = 8) -> None:
             memory = _memory_rows(after_all, peak, rss_bytes(trivial.process.pid), concurrent)
         finally:
             browser.close()
-    _print_report(views, repeats, memory, problems)
+    _print_report(views, repeats, memory, problems, cold)

@@ -24,6 +24,9 @@ MAX_TOP_K = 50
 MAX_PICKS = 300
 MAX_QUERY_CHARS = 200
 COVER_URL = "https://images.amazon.com/images/P/{isbn}.01.MZZZZZZZ.jpg"  # Book-Crossing's cover pattern
+# Open Library's Covers API by ISBN; default=false makes a missing cover a 404 instead of a blank image, so the
+# browser falls through to the next source.
+OPEN_LIBRARY_COVER_URL = "https://covers.openlibrary.org/b/isbn/{isbn}-M.jpg?default=false"
 COMPARED = {  # the models compared by leave-one-out: manifest name -> what the card calls it
     "popularity": "Popularity",
     "item_item": "Item-item cosine (the tutorial)",
@@ -43,8 +46,19 @@ class Book:
     mean_rating: float
 
     @property
+    def clean_isbn(self) -> str:
+        """The ISBN as digits and letters only (Book-Crossing's ISBNs hold stray characters)."""
+        return "".join(c for c in self.isbn if c.isascii() and c.isalnum())
+
+    @property
     def cover_url(self) -> str:
-        return COVER_URL.format(isbn="".join(c for c in self.isbn if c.isascii() and c.isalnum()))
+        """The cover URL the dataset recorded (Amazon's 2004 pattern)."""
+        return COVER_URL.format(isbn=self.clean_isbn)
+
+    @property
+    def cover_urls(self) -> tuple[str, ...]:
+        """Where the browser looks for the cover, in order: the recorded Amazon URL, then Open Library by ISBN."""
+        return self.cover_url, OPEN_LIBRARY_COVER_URL.format(isbn=self.clean_isbn)
 
 
 @dataclass(frozen=True)

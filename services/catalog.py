@@ -9,11 +9,26 @@ when a demo lacks one of its parts.
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from services.errors import ModelUnavailableError
 from services.registry import Registry, rebuild_command
-from services.style import MODEL_KEY as STYLE_MODEL_KEY
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+# Home's card pictures, made by `python -m training thumbnails` (training/thumbnails.py) from our models' outputs;
+# index.json names the models each was made from.
+THUMBNAILS_DIR = ROOT / "assets" / "thumbnails"
+THUMBNAIL_INDEX = "index.json"
+# services.style.MODEL_KEY, written out so that Home's first paint does not import the style service (and pandas);
+# tests/test_demo_registry.py checks that the two agree.
+STYLE_MODEL_KEY = "style/paintings"
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,7 @@ class Demo:
     model_keys: tuple[str, ...]
     headline: tuple[str, str, str]  # (model key, dotted metric path, label)
     icon: str = ":material/analytics:"
+    plain: str = ""  # what the demo does, for a visitor who knows no machine learning (Home's card)
 
     @property
     def page(self) -> str:
@@ -52,6 +68,11 @@ class Demo:
         return f"## {self.title} (`{self.slug}`)"
 
     @property
+    def thumbnail(self) -> Path:
+        """The card's picture (a fixed file per slug, never a user-supplied path)."""
+        return THUMBNAILS_DIR / f"{self.slug}.webp"
+
+    @property
     def rebuild(self) -> str:
         return rebuild_command(self.model_keys[0])
 
@@ -75,6 +96,7 @@ DEMOS: tuple[Demo, ...] = (
         model_keys=("housing/price",),
         headline=("housing/price", "test.rmse", "test RMSE ${:,.0f}"),
         icon=":material/home:",
+        plain="Type in a neighbourhood; a model that learned from 20,000 Californian districts guesses its house prices.",
     ),
     Demo(
         slug="books",
@@ -85,6 +107,7 @@ DEMOS: tuple[Demo, ...] = (
         model_keys=("books/recommender", "books/similar"),
         headline=("books/recommender", "leave_one_out.implicit.ials.hr@10", "leave-one-out HR@10 {:.3f}"),
         icon=":material/menu_book:",
+        plain="Tell it books you liked; it suggests others that readers with the same taste enjoyed.",
     ),
     Demo(
         slug="toxicity",
@@ -95,6 +118,7 @@ DEMOS: tuple[Demo, ...] = (
         model_keys=("toxicity/encoder", "toxicity/heads", "toxicity/encoder_int8"),
         headline=("toxicity/heads", "olid.macro_f1", "OLID test macro F1 {:.3f}"),
         icon=":material/comment:",
+        plain="Paste a comment; it says how likely people would find it offensive, and which words weigh most.",
     ),
     Demo(
         slug="textgen",
@@ -105,6 +129,7 @@ DEMOS: tuple[Demo, ...] = (
         model_keys=("textgen/shakespeare", "textgen/dinosaurs"),
         headline=("textgen/shakespeare", "validation_loss_nats", "validation loss {:.3f} nats/char"),
         icon=":material/history_edu:",
+        plain="A network that only ever read Shakespeare (or dinosaur names) writes more of it, letter by letter.",
     ),
     Demo(
         slug="style",
@@ -116,6 +141,7 @@ DEMOS: tuple[Demo, ...] = (
         model_keys=(STYLE_MODEL_KEY,),
         headline=(STYLE_MODEL_KEY, "speed.onnx_ms", "512×512 in {:.0f} ms"),
         icon=":material/palette:",
+        plain="Upload a photo; it comes back painted like a famous painting, in a fraction of a second.",
     ),
     Demo(
         slug="detection",
@@ -127,6 +153,7 @@ DEMOS: tuple[Demo, ...] = (
         model_keys=("detection/own_yolo",),
         headline=("detection/own_yolo", "coco_person_ap50", "COCO person AP@0.5 {:.3f}"),
         icon=":material/center_focus_strong:",
+        plain="Upload a photo; boxes appear around the people, animals and things the model recognises.",
     ),
     Demo(
         slug="segmentation",
@@ -137,6 +164,7 @@ DEMOS: tuple[Demo, ...] = (
         model_keys=("segmentation/unet_person",),
         headline=("segmentation/unet_person", "held_out.coco_people.iou", "COCO people IoU {:.3f}"),
         icon=":material/person_pin:",
+        plain="Upload a photo of people; the model outlines them so the background can be blurred or removed.",
     ),
 )
 
@@ -150,6 +178,42 @@ def find(slug: str) -> Demo:
         if demo.slug == slug:
             return demo
     raise ValueError(f"unknown demo {slug!r}; choose one of {', '.join(SLUGS)}.")
+
+
+def demo_status_guarded(demo: Demo, registry: Registry) -> DemoStatus:
+    """demo_status, and whatever else goes wrong (a corrupt manifest entry, an onnxruntime error) reported as this
+    demo's problem only: Home's other cards go on."""
+    try:
+        return demo_status(demo, registry)
+    except Exception as err:  # noqa: BLE001 - one broken model must not break the gallery
+        log.exception("status of %s failed", demo.slug)
+        return DemoStatus(demo, False, f"{type(err).__name__}: {err}", None)
+
+
+@lru_cache(maxsize=1)
+def _readme_sections(text: str) -> dict[str, str]:
+    sections, heading, lines = {}, None, []
+    for line in [*text.splitlines(), "## "]:
+        if line.startswith("## "):
+            if heading is not None:
+                sections[heading] = "\n".join(lines).strip()
+            heading, lines = line.strip(), []
+        elif heading is not None:
+            lines.append(line)
+    return sections
+
+
+def readme_section(demo: Demo) -> str:
+    """The demo's README section (without its heading), or a note that says where it should be."""
+    try:
+        text = README.read_text(encoding="utf-8")
+    except OSError:
+        return f"README.md is missing from this deployment; see the section {demo.readme_heading[3:]!r} there."
+    body = _readme_sections(text).get(demo.readme_heading)
+    if body is None:
+        return f"README.md has no section {demo.readme_heading[3:]!r}."
+    # relative links and images point into the repository, which a visitor of the portal does not browse
+    return re.sub(r"!\[[^\]]*\]\([^)]*\)", "", body)
 
 
 def demo_status(demo: Demo, registry: Registry) -> DemoStatus:
