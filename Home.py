@@ -45,24 +45,31 @@ def gallery() -> None:
 
 
 def _card(demo: Demo):  # noqa: ANN202 - returns the status slot (a Streamlit placeholder)
+    """Few elements per card (the browser draws them all on the first paint): picture, title link (the technical
+    summary in its tooltip), the plain-words line, the status slot and a link to how the model was made."""
     with st.container(border=True, key=f"card-{demo.slug}"):
         if demo.thumbnail.is_file():
             st.image(str(demo.thumbnail), width="stretch")
-        st.page_link(demo.page, label=f"**{demo.title}**", icon=demo.icon)
-        st.write(demo.plain or demo.summary)
+        st.page_link(demo.page, label=f"**{demo.title}**", icon=demo.icon, help=demo.summary)
+        st.markdown(demo.plain or demo.summary)
         slot = st.empty()
-        slot.caption("Checking the model…", help="the model file's size and sha256 are verified, then it is loaded")
-        left, right = st.columns(2)
-        with left.popover("What it does", width="stretch"):
-            st.write(demo.summary)
-        if right.button("How it was made", key=f"readme-{demo.slug}", width="stretch"):
-            _readme(demo)
+        slot.caption(":material/hourglass_top: Checking the model…")
+        st.page_link(README_PAGE, label="How it was made", icon=":material/menu_book:", query_params={"demo": demo.slug})
     return slot
 
 
-@st.dialog("How it was made", width="large")
-def _readme(demo: Demo) -> None:
-    st.markdown(f"### {demo.title}")
+def readme() -> None:
+    """A demo's README section (?demo=<slug>, one of the registry's slugs; anything else lists the choices)."""
+    slug = st.query_params.get("demo", "")
+    demo = next((d for d in DEMOS if d.slug == slug), None)
+    if demo is None:
+        st.title("How the demos were made")
+        st.info(f"Pick a demo: {', '.join(d.slug for d in DEMOS)} (unknown demo {slug[:40]!r}).")
+        for d in DEMOS:
+            st.page_link(README_PAGE, label=d.title, icon=d.icon, query_params={"demo": d.slug})
+        return
+    st.title(f"How it was made: {demo.title}")
+    st.page_link(demo.page, label=f"Open {demo.title}", icon=demo.icon)
     st.markdown(readme_section(demo))
 
 
@@ -99,7 +106,11 @@ def _system_panel(statuses: list[DemoStatus]) -> None:
         right.markdown("\n".join(lines))
 
 
-pages: dict[str, list] = {"": [st.Page(gallery, title="Home", icon=":material/apps:", default=True)]}
+README_PAGE = st.Page(readme, title="How it was made", icon=":material/menu_book:", url_path="readme",
+                      visibility="hidden")  # fmt: skip
+pages: dict[str, list] = {
+    "": [st.Page(gallery, title="Home", icon=":material/apps:", default=True), README_PAGE],
+}
 for section in SECTIONS:
     demos = [d for d in DEMOS if d.section == section]
     if demos:

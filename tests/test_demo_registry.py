@@ -85,3 +85,19 @@ def test_registry_demo_options_belong_to_their_demo(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         training_main(["style", "--help"])
     assert "--loss-net {hed,vgg16}" in capsys.readouterr().out
+
+
+def test_registry_style_key_is_the_style_services_own() -> None:
+    from services import catalog, style
+
+    assert catalog.STYLE_MODEL_KEY == style.MODEL_KEY
+
+
+def test_registry_home_does_not_import_the_heavy_services() -> None:
+    """Home's first paint imports the catalog: it must not pull in pandas through a demo's service."""
+    import subprocess
+    import sys
+
+    code = "import sys, services.catalog; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

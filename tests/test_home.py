@@ -1,12 +1,17 @@
-"""AppTest runs of Home: the gallery lists every demo, and a missing model shows its build command."""
+"""AppTest runs of Home: the gallery lists every demo with its picture, a missing or broken model shows its build
+command on its own card only, and every card links to its README section."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from services.catalog import DEMOS, readme_section
+from services.settings import ROOT
 from tests.helpers import open_app
 
 
@@ -29,3 +34,43 @@ def test_home_shows_the_build_command_when_models_are_missing(monkeypatch: pytes
     at = open_app(monkeypatch, models_dir=tmp_path).run()
     assert not at.exception
     assert any("python -m training housing" in w.value for w in at.warning)
+
+
+def test_home_every_card_has_its_picture_plain_words_and_readme_link(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_app(monkeypatch).run()
+    assert not at.exception
+    assert len(at.get("image")) == len(DEMOS)  # one picture per card
+    text = _text(at)
+    assert "What is this?" in text
+    for demo in DEMOS:
+        assert demo.plain and demo.plain in text
+    assert "Checking the model" not in text  # every placeholder was filled in
+
+
+def test_home_a_broken_model_breaks_only_its_own_card(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The committed models hard-linked (or copied) into another folder, with the style network's file corrupted."""
+    models = ROOT / "models"
+    for path in models.rglob("*"):
+        if path.is_file():
+            target = tmp_path / path.relative_to(models)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)  # the registry refuses symlinks that lead out of its folder
+            except OSError:
+                shutil.copy(path, target)
+    broken = tmp_path / "style" / "paintings.onnx"
+    broken.unlink()
+    broken.write_bytes(b"not an onnx model")
+    at = open_app(monkeypatch, models_dir=tmp_path).run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1 and "python -m training style" in warnings[0]
+    assert len([s for s in at.success if s.value.startswith("Ready")]) == len(DEMOS) - 1
+    assert "Models verified:** 10 of 11" in _text(at)
+
+
+def test_readme_sections_exist_for_every_demo_without_repository_images() -> None:
+    for demo in DEMOS:
+        section = readme_section(demo)
+        assert len(section) > 200, demo.slug
+        assert "![" not in section

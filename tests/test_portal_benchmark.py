@@ -1,10 +1,13 @@
-"""`python -m benchmarks portal` end to end, kept short: one view per page and two concurrent sessions."""
+"""`python -m benchmarks portal` end to end, kept short: one view per page, two concurrent sessions, and the
+cold-start visits to fresh servers."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from benchmarks.portal import FLOOR, GOAL_ABOVE_FLOOR_S, GOAL_RSS_MB, run
+from benchmarks.portal import FLOOR, GOAL_ABOVE_FLOOR_S, GOAL_COLD_START_S, GOAL_RSS_MB, run
 from services.catalog import DEMOS
 from services.settings import load_settings
 from tests.helpers import require_browser
@@ -36,3 +39,8 @@ def test_portal_benchmark_prints_every_page_the_floor_and_the_memory(capsys: pyt
         assert " MB" in row and f"(goal: <= {GOAL_RSS_MB} MB)" in row
         assert row.endswith(("ok", "MISSED"))
     assert " MB" in _row(lines, "floor: trivial page server RSS")
+    cards = _row(lines, "cold start: every card shown")
+    assert re.search(r" \d+\.\d\d s ", cards) and f"(goal: <= {GOAL_COLD_START_S} s)" in cards
+    assert cards.endswith(("ok", "MISSED"))
+    for label in ("cold start: every card's picture loaded", "cold start: page finished (models verified)"):
+        assert re.search(r" \d+\.\d\d s$", _row(lines, label)), label
