@@ -9,7 +9,6 @@ from __future__ import annotations
 import streamlit as st
 
 from services.catalog import DEMOS, SECTIONS, Demo, DemoStatus, demo_status_guarded, readme_section
-from services.registry import default_registry
 
 st.set_page_config(page_title="ML demo portal", page_icon=":material/model_training:", layout="wide")
 
@@ -35,6 +34,8 @@ def gallery() -> None:
         for column, demo in zip(st.columns(3), in_section, strict=False):
             with column:
                 slots[demo.slug] = _card(demo)
+    from services.registry import default_registry  # onnxruntime and numpy: after the first paint
+
     registry = default_registry()
     statuses = []
     for demo in DEMOS:
@@ -48,8 +49,8 @@ def _card(demo: Demo):  # noqa: ANN202 - returns the status slot (a Streamlit pl
     """Few elements per card (the browser draws them all on the first paint): picture, title link (the technical
     summary in its tooltip), the plain-words line, the status slot and a link to how the model was made."""
     with st.container(border=True, key=f"card-{demo.slug}"):
-        if demo.thumbnail.is_file():
-            st.image(str(demo.thumbnail), width="stretch")
+        if demo.thumbnail.is_file():  # a static file the browser fetches itself (no server work per view)
+            st.markdown(f"![{demo.title}: what it does]({demo.thumbnail_url})")
         st.page_link(demo.page, label=f"**{demo.title}**", icon=demo.icon, help=demo.summary)
         st.markdown(demo.plain or demo.summary)
         slot = st.empty()
@@ -84,6 +85,8 @@ def _status(status: DemoStatus) -> None:
 
 
 def _system_panel(statuses: list[DemoStatus]) -> None:
+    from services.registry import default_registry
+
     registry = default_registry()
     report = registry.provider_report()
     with st.expander("System", icon=":material/memory:"):

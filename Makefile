@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint browser train bench screenshot clean
+.PHONY: run test lint browser train thumbnails bench clean
 
 run: $(VENV)/.runtime
 	$(BIN)/streamlit run Home.py --server.port $(PORT)
@@ -37,6 +37,10 @@ browser:
 # Rebuild one demo's models (DEMO=housing) and print its benchmark.
 train: $(VENV)/.dev
 	$(BIN)/python -m training $(DEMO)
+
+# Home's card pictures from the current models (after any `make train`).
+thumbnails: $(VENV)/.dev
+	$(BIN)/python -m training thumbnails
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks $(DEMO)

@@ -14,17 +14,22 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.errors import ModelUnavailableError
-from services.registry import Registry, rebuild_command
+
+if TYPE_CHECKING:  # the registry (onnxruntime, numpy) is imported when a status is asked for, not with the catalog
+    from services.registry import Registry
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 # Home's card pictures, made by `python -m training thumbnails` (training/thumbnails.py) from our models' outputs;
-# index.json names the models each was made from.
-THUMBNAILS_DIR = ROOT / "assets" / "thumbnails"
+# index.json names the models each was made from. They live in static/, which Streamlit serves as files at
+# app/static/ (server.enableStaticServing in .streamlit/config.toml): the browser fetches them without a script run.
+THUMBNAILS_DIR = ROOT / "static" / "thumbnails"
+THUMBNAILS_URL = "app/static/thumbnails"
 THUMBNAIL_INDEX = "index.json"
 # services.style.MODEL_KEY, written out so that Home's first paint does not import the style service (and pandas);
 # tests/test_demo_registry.py checks that the two agree.
@@ -73,7 +78,14 @@ class Demo:
         return THUMBNAILS_DIR / f"{self.slug}.webp"
 
     @property
+    def thumbnail_url(self) -> str:
+        """Where the browser gets the picture (relative to the portal's root)."""
+        return f"{THUMBNAILS_URL}/{self.slug}.webp"
+
+    @property
     def rebuild(self) -> str:
+        from services.registry import rebuild_command
+
         return rebuild_command(self.model_keys[0])
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.catalog import DEMOS, readme_section
+from services.catalog import DEMOS, THUMBNAILS_DIR, readme_section
 from services.settings import ROOT
 from tests.helpers import open_app
 
@@ -39,8 +40,10 @@ def test_home_shows_the_build_command_when_models_are_missing(monkeypatch: pytes
 def test_home_every_card_has_its_picture_plain_words_and_readme_link(monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_app(monkeypatch).run()
     assert not at.exception
-    assert len(at.get("image")) == len(DEMOS)  # one picture per card
     text = _text(at)
+    for demo in DEMOS:  # one picture per card, a static file (static/ is served at app/static/)
+        assert f"]({demo.thumbnail_url})" in text and demo.thumbnail.is_file()
+        assert demo.thumbnail_url == f"app/static/thumbnails/{demo.slug}.webp"
     assert "What is this?" in text
     for demo in DEMOS:
         assert demo.plain and demo.plain in text
@@ -67,6 +70,12 @@ def test_home_a_broken_model_breaks_only_its_own_card(monkeypatch: pytest.Monkey
     assert len(warnings) == 1 and "python -m training style" in warnings[0]
     assert len([s for s in at.success if s.value.startswith("Ready")]) == len(DEMOS) - 1
     assert "Models verified:** 10 of 11" in _text(at)
+
+
+def test_static_serving_is_on_for_the_pictures() -> None:
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["enableStaticServing"] is True
+    assert THUMBNAILS_DIR == ROOT / "static" / "thumbnails"
 
 
 def test_readme_sections_exist_for_every_demo_without_repository_images() -> None:

@@ -1,4 +1,4 @@
-"""Home's card pictures (assets/thumbnails): one per demo, small WebP, made from the current models by
+"""Home's card pictures (static/thumbnails): one per demo, small WebP, made from the current models by
 `python -m training thumbnails`."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each picture shows what its demo does, on inputs bundled with the portal (the sample photos in assets/samples, fixed
 texts, a fixed seed), through the same services the pages call: a stylised photo, detection boxes, a blurred
 background, a housing price chart, a row of recommended books, toxicity score bars and a generated Shakespeare
-passage. They are written as WebP (at most MAX_BYTES each) to assets/thumbnails/, with index.json naming, per
+passage. They are written as WebP (at most MAX_BYTES each) to static/thumbnails/, with index.json naming, per
 picture, the sha256 of every model it was made from: tests/test_thumbnails.py fails when a model changed and its
 picture was not made again (rerun this command after `python -m training <demo>`).
 """
