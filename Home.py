@@ -45,7 +45,7 @@ def gallery() -> None:
     _system_panel(statuses)
 
 
-def _card(demo: Demo):  # noqa: ANN202 - returns the status slot (a Streamlit placeholder)
+def _card(demo: Demo):
     """Few elements per card (the browser draws them all on the first paint): picture, title link (the technical
     summary in its tooltip), the plain-words line, the status slot and a link to how the model was made."""
     with st.container(border=True, key=f"card-{demo.slug}"):
@@ -55,7 +55,9 @@ def _card(demo: Demo):  # noqa: ANN202 - returns the status slot (a Streamlit pl
         st.markdown(demo.plain or demo.summary)
         slot = st.empty()
         slot.caption(":material/hourglass_top: Checking the model…")
-        st.page_link(README_PAGE, label="How it was made", icon=":material/menu_book:", query_params={"demo": demo.slug})
+        st.page_link(
+            README_PAGE, label="How it was made", icon=":material/menu_book:", query_params={"demo": demo.slug}
+        )
     return slot
 
 

@@ -374,7 +374,10 @@ def cold_starts(browser: Browser, env: dict[str, str], runs: int) -> list[ColdSt
     """`runs` fresh portal servers, each visited once on Home as soon as it is healthy and quiet."""
     results = []
     for number in range(runs):
-        with tempfile.TemporaryDirectory(prefix="portal-cold-") as logs, serve("portal", "Home.py", Path(logs), env) as fresh:
+        with (
+            tempfile.TemporaryDirectory(prefix="portal-cold-") as logs,
+            serve("portal", "Home.py", Path(logs), env) as fresh,
+        ):
             _wait_quiet(fresh.process.pid)
             results.append(first_visit(browser, f"{fresh.url}/"))
         print(f"  cold start {number + 1} of {runs}: {results[-1]}", flush=True)

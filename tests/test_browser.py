@@ -70,9 +70,7 @@ def test_browser_home_lists_every_demo(portal: str, page: object) -> None:
     _assert_no_exception(page)
 
 
-def test_browser_home_first_visit_on_a_fresh_server_shows_the_cards_at_once(
-    page: object, tmp_path: Path
-) -> None:
+def test_browser_home_first_visit_on_a_fresh_server_shows_the_cards_at_once(page: object, tmp_path: Path) -> None:
     """A fresh server of its own: the cards and their pictures come before the models are verified, within twice
     the 1.5 s goal (the goal itself is `python -m benchmarks portal`'s, where the machine is quiet)."""
     env = {**os.environ, "PORTAL_PROVIDERS": "cpu"}

@@ -36,7 +36,7 @@ FILES = {"/red.png": ("image/png", _png((255, 0, 0))), "/blue.png": ("image/png"
 
 
 class _Covers(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+    def do_GET(self) -> None:
         kind, body = FILES.get(self.path, ("text/plain", b"not found"))
         self.send_response(200 if self.path in FILES else 404)
         self.send_header("Content-Type", kind)
@@ -95,7 +95,9 @@ def test_covers_fall_back_from_amazon_to_open_library_to_the_placeholder(covers_
     placeholder = _corner(covers_page, 4)
     assert _close(_corner(covers_page, 0), (255, 0, 0)), "a live Amazon cover must be shown on top"
     assert _close(_corner(covers_page, 1), (0, 0, 255)), "a dead Amazon host must let Open Library's cover show"
-    assert _close(_corner(covers_page, 2), (0, 0, 255)), "Amazon's transparent 'no image' GIF must let Open Library show"
+    assert _close(_corner(covers_page, 2), (0, 0, 255)), (
+        "Amazon's transparent 'no image' GIF must let Open Library show"
+    )
     assert _close(_corner(covers_page, 3), placeholder), "with both sources missing the placeholder must show"
     assert not _close(placeholder, (255, 0, 0)) and not _close(placeholder, (0, 0, 255))
     assert "The Test Title" in covers_page.locator(".portal-book-grid").inner_text()

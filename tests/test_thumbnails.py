@@ -24,7 +24,7 @@ def _index() -> dict:
 
 
 @pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.slug)
-def test_every_demo_has_a_small_webp_picture(demo) -> None:  # noqa: ANN001
+def test_every_demo_has_a_small_webp_picture(demo) -> None:
     data = demo.thumbnail.read_bytes()
     assert len(data) <= thumbnails.MAX_BYTES
     image = Image.open(io.BytesIO(data))

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from services.catalog import DEMOS, THUMBNAILS_DIR, THUMBNAIL_INDEX, Demo
+from services.catalog import DEMOS, THUMBNAIL_INDEX, THUMBNAILS_DIR, Demo
 from services.registry import Registry
 from services.samples import load_sample
 from services.settings import parse_providers
