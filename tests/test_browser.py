@@ -104,7 +104,7 @@ def test_browser_every_demo_page_loads(portal: str, page: object) -> None:
 
 def test_browser_housing_predicts_after_a_change(portal: str, page: object) -> None:
     page.goto(portal)
-    page.get_by_text("Open California housing prices").click()
+    page.locator(".st-key-card-housing").get_by_role("link", name="California housing prices").click()
     metric = page.locator('[data-testid="stMetricValue"]').first
     metric.wait_for()
     before = metric.inner_text()
