@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from services.cards import at, read_card
-from services.errors import InvalidInputError
+from services.errors import InvalidInputError, NotFoundError
 from services.registry import LoadedModel, Registry, default_registry
 from services.timing import elapsed_ms, median_call_ms
 
@@ -312,7 +312,7 @@ def _index(title: str, books: Catalog, registry: Registry | None) -> int:
     index = books.by_title.get(title)
     if index is None:
         hint = _closest(title, registry)
-        raise InvalidInputError(f"Unknown title {title[:80]!r}.{hint} Pick titles from the catalog's list.")
+        raise NotFoundError(f"Unknown title {title[:80]!r}.{hint} Pick titles from the catalog's list.")
     return index
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import onnxruntime as ort
 
 from services.cards import at, read_card
-from services.errors import InvalidInputError, ModelUnavailableError
+from services.errors import InvalidInputError, ModelUnavailableError, NotFoundError
 from services.registry import Registry, default_registry
 from services.vision import check_rgb, class_nms, decode_yolox, draw_boxes, letterbox, palette
 
@@ -197,7 +197,7 @@ MODELS = tuple(DETECTORS)
 def detector(model: str) -> Detector:
     """The detector called model; InvalidInputError names the choices."""
     if model not in DETECTORS:
-        raise InvalidInputError(f"unknown detector {model!r}; choose one of {', '.join(MODELS)}.")
+        raise NotFoundError(f"unknown detector {model!r}; choose one of {', '.join(MODELS)}.")
     return DETECTORS[model]
 
 

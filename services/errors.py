@@ -11,3 +11,13 @@ class InvalidInputError(PortalError, ValueError):
 
 class ModelUnavailableError(PortalError, RuntimeError):
     """A model cannot be loaded: the message names the file and the command that rebuilds it."""
+
+
+class NotFoundError(InvalidInputError):
+    """The input names something that does not exist (a style, a book title, a detector): the message lists the
+    choices. The HTTP API answers 404."""
+
+
+class InputTooLargeError(InvalidInputError):
+    """The input is over a size cap (bytes, pixels, rows, characters): the message gives the cap. The HTTP API
+    answers 413."""

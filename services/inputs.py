@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from services.errors import InvalidInputError
+from services.errors import InputTooLargeError, InvalidInputError
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000  # e.g. 8000 x 5000; larger is refused before decoding (decompression bombs)
@@ -66,7 +66,7 @@ def read_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int
     if not isinstance(data, bytes | bytearray) or not data:
         raise InvalidInputError("The image file is empty: choose a PNG, JPEG, GIF, BMP, TIFF or WebP file.")
     if len(data) > max_bytes:
-        raise InvalidInputError(f"The image is {len(data) / 1024 / 1024:.1f} MB; the limit is {_mb(max_bytes)}.")
+        raise InputTooLargeError(f"The image is {len(data) / 1024 / 1024:.1f} MB; the limit is {_mb(max_bytes)}.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data": the pixels may still be fine
@@ -74,7 +74,7 @@ def read_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int
             with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
                 width, height = image.size
                 if width * height > max_pixels:
-                    raise InvalidInputError(
+                    raise InputTooLargeError(
                         f"The image is {width} x {height} pixels ({width * height / 1e6:.0f} MP); "
                         f"the limit is {max_pixels / 1e6:.0f} MP. Resize it and try again."
                     )
@@ -141,7 +141,7 @@ def read_csv(
     if not isinstance(data, bytes | bytearray) or not data.strip():
         raise InvalidInputError("The CSV file is empty: it needs a header line and at least one row.")
     if len(data) > max_bytes:
-        raise InvalidInputError(f"The CSV is {len(data) / 1024 / 1024:.1f} MB; the limit is {_mb(max_bytes)}.")
+        raise InputTooLargeError(f"The CSV is {len(data) / 1024 / 1024:.1f} MB; the limit is {_mb(max_bytes)}.")
     text = _decode(bytes(data))
     delimiter = _sniff_delimiter(text)
     try:
@@ -156,7 +156,7 @@ def read_csv(
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as err:
         raise InvalidInputError(f"The CSV could not be parsed: {err}".strip()) from None
     if len(frame) > max_rows:
-        raise InvalidInputError(f"The CSV has more than {max_rows:,} rows; split it into smaller files.")
+        raise InputTooLargeError(f"The CSV has more than {max_rows:,} rows; split it into smaller files.")
     if frame.empty:
         raise InvalidInputError("The CSV has a header but no rows.")
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -232,6 +232,6 @@ def read_text(text: str, *, max_chars: int = MAX_TEXT_CHARS) -> str:
     if not isinstance(text, str):
         raise InvalidInputError(f"Expected text, got {type(text).__name__}.")
     if len(text) > max_chars:
-        raise InvalidInputError(f"The text is {len(text):,} characters; the limit is {max_chars:,}. Shorten it.")
+        raise InputTooLargeError(f"The text is {len(text):,} characters; the limit is {max_chars:,}. Shorten it.")
     text = unicodedata.normalize("NFC", text)
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))

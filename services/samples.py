@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.errors import InvalidInputError
+from services.errors import InvalidInputError, NotFoundError
 from services.inputs import read_image
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
@@ -64,7 +64,7 @@ def load_sample(name: str) -> np.ndarray:
     """A bundled sample as (H, W, 3) uint8 RGB."""
     sample = SAMPLES.get(name)
     if sample is None:
-        raise InvalidInputError(f"Unknown sample {name!r}; choose one of: {', '.join(SAMPLES)}.")
+        raise NotFoundError(f"Unknown sample {name!r}; choose one of: {', '.join(SAMPLES)}.")
     return read_image((SAMPLES_DIR / sample.file).read_bytes())
 
 

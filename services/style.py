@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from services.cards import at, read_card
-from services.errors import InvalidInputError, ModelUnavailableError, PortalError
+from services.errors import InvalidInputError, ModelUnavailableError, NotFoundError, PortalError
 from services.registry import LoadedModel, Registry, default_registry
 from services.samples import load_sample
 
@@ -193,7 +193,7 @@ class Stylized:
 
 def check_style(style: str) -> str:
     if style not in STYLES:
-        raise InvalidInputError(f"Unknown style {style!r}; choose one of: {', '.join(STYLES)}.")
+        raise NotFoundError(f"Unknown style {style!r}; choose one of: {', '.join(STYLES)}.")
     return style
 
 

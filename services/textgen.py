@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from services.cards import at, read_card
-from services.errors import InvalidInputError, ModelUnavailableError
+from services.errors import InvalidInputError, ModelUnavailableError, NotFoundError
 from services.inputs import read_text
 from services.registry import LoadedModel, Registry, default_registry, rebuild_command
 
@@ -77,7 +77,7 @@ def load(model: str = "shakespeare", registry: Registry | None = None) -> CharMo
         ModelUnavailableError: the artifact is missing or corrupt.
     """
     if model not in MODELS:
-        raise InvalidInputError(f"Unknown generator {model!r}; choose one of {', '.join(MODELS)}.")
+        raise NotFoundError(f"Unknown generator {model!r}; choose one of {', '.join(MODELS)}.")
     registry = registry or default_registry()
     key = MODELS[model]
     loaded = registry.load(key)

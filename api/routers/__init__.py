@@ -1,0 +1,1 @@
+"""One router per demo, in the order of the demo registry."""
