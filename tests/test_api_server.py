@@ -1,0 +1,89 @@
+"""The HTTP API as `make api` runs it: a real uvicorn process on a free port, called over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from services.samples import SAMPLES_DIR
+from services.settings import ROOT
+
+KEY = "server-test-key-42"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    env = {**os.environ, "PORTAL_PROVIDERS": "cpu", "PORTAL_API_KEYS": KEY}
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "api", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, Path(log).read_text()[-2000:]
+            try:
+                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def test_server_answers_json_and_images_with_the_key(server: str) -> None:
+    scored = requests.post(f"{server}/v1/toxicity/classify", json={"texts": ["have a nice day"]}, headers=AUTH, timeout=30)
+    assert scored.status_code == 200 and scored.json()["results"][0]["toxic"] is False
+    photo = (SAMPLES_DIR / "coffee.jpg").read_bytes()
+    styled = requests.post(f"{server}/v1/style", files={"image": ("c.jpg", photo, "image/jpeg")},
+                           data={"style": "starry_night", "max_side": 256}, headers=AUTH, timeout=60)  # fmt: skip
+    assert styled.status_code == 200 and styled.content.startswith(b"\x89PNG")
+    assert requests.get(f"{server}/readyz", timeout=30).json() == {"status": "ready"}
+
+
+def test_server_refuses_without_the_key_and_serves_the_docs(server: str) -> None:
+    refused = requests.post(f"{server}/v1/toxicity/classify", json={"texts": ["x"]}, timeout=30)
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+    assert requests.get(f"{server}/docs", timeout=30).status_code == 200
+    assert "/v1/textgen/generate" in requests.get(f"{server}/openapi.json", timeout=30).json()["paths"]
+
+
+def test_server_streams_text_as_server_sent_events(server: str) -> None:
+    body = {"prompt": "JULIET:\n", "max_new_tokens": 1500, "seed": 5, "stream": True}
+    start = time.monotonic()
+    with requests.post(f"{server}/v1/textgen/generate", json=body, headers=AUTH, stream=True, timeout=60) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        first, text, done = None, "", None
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                data = json.loads(line[6:])
+                if "text" in data:
+                    first = first or time.monotonic() - start
+                    text += data["text"]
+                else:
+                    done = data
+    total = time.monotonic() - start
+    assert len(text) == 1500 and done is not None and done["seed"] == 5
+    assert first is not None and first < total / 2, "the first characters must arrive before the end"
