@@ -3,11 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+API_PORT ?= 8000
 
-.PHONY: run test lint browser train thumbnails bench clean
+.PHONY: run api test lint browser train thumbnails bench clean
 
 run: $(VENV)/.runtime
 	$(BIN)/streamlit run Home.py --server.port $(PORT)
+
+# The HTTP API on http://127.0.0.1:$(API_PORT) (docs at /docs); set PORTAL_API_KEYS before exposing it.
+api: $(VENV)/.runtime
+	$(BIN)/python -m api --port $(API_PORT)
 
 test: $(VENV)/.dev browser
 	$(BIN)/ruff check .

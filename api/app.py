@@ -48,7 +48,7 @@ def create_app(
                            allow_headers=["Authorization", "Content-Type"])  # fmt: skip
 
     @app.middleware("http")
-    async def _body_cap(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette's middleware signature
+    async def _body_cap(request: Request, call_next):
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
             return errors.body(413, "too_large", f"The request body is over {MAX_BODY_BYTES // 2**20} MB.")

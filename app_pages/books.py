@@ -7,9 +7,11 @@ import textwrap
 import pandas as pd
 import streamlit as st
 
+from api.snippets import Call
 from services import books
 from services.errors import PortalError
 from services.registry import LoadedModel
+from ui.api_snippet import use_via_api
 from ui.covers import book_grid
 from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
 
@@ -100,6 +102,7 @@ with recommend_tab:
                 st.subheader("Recommended for you")
                 st.caption(f"{sum(result.timings_ms.values()):.1f} ms on {result.provider}")
                 book_grid([(item.book, _because(item, picks)) for item in result.items])
+                use_via_api(Call("POST", "/v1/books/recommend", json={"ratings": picks, "top_k": top_k}))
 
 with similar_tab:
     first = books.popular(top_k=1)[0].title
@@ -111,6 +114,7 @@ with similar_tab:
     else:
         st.caption(f"Closest titles by the model's learned factors (cosine) · {result.timings_ms['inference']:.1f} ms")
         book_grid([(item.book, f"similarity {item.score:.2f}") for item in result.items])
+        use_via_api(Call("GET", "/v1/books/similar", params={"title": title, "top_k": 10}))
 
 with about_tab:
     if about_tab.open:

@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from api.snippets import Call
 from services import detection
 from services.errors import PortalError
 from services.registry import default_registry
 from services.vision import to_png
+from ui.api_snippet import photo_file, use_via_api
 from ui.detection_card import detection_card
 from ui.photo_input import choose_photo
 from ui.scaffold import about, caption, show_error, start, tabs
@@ -132,6 +134,10 @@ with play_tab:
             show_error(err)
         else:
             _results(photo, label, found, model, confidence)
+            path, note = photo_file(label)
+            form = {"model": model, "confidence": confidence, "iou": iou}
+            use_via_api(Call("POST", "/v1/detection", upload=("image", path), form=form),
+                        f'{note} The boxes come back as JSON; "format": "png" gives the picture.')  # fmt: skip
 
 with card_tab:
     if card_tab.open:

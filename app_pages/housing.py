@@ -5,10 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from api.snippets import Call
 from services import housing
 from services.errors import PortalError
 from services.inputs import read_csv
 from services.registry import LoadedModel, default_registry
+from ui.api_snippet import use_via_api
 from ui.charts import value_in_distribution
 from ui.maps import pick_location
 from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
@@ -22,6 +24,11 @@ def _load(sha256: str) -> tuple[dict, float]:  # keyed by the artifact's checksu
 def _open() -> tuple[LoadedModel, housing.HousingCard, dict, float]:
     model = housing.load()
     return model, housing.card(model), *_load(model.entry["sha256"])
+
+
+def _plain(value: object) -> object:
+    """A widget's value as JSON writes it (numpy and float types to plain Python)."""
+    return value if isinstance(value, str) else float(value)
 
 
 def _defaults(stats: dict) -> None:
@@ -88,6 +95,10 @@ with one:
         left.metric("Predicted median house value", f"${result.price[0]:,.0f}")
         left.write(f"80% interval: **${result.lower[0]:,.0f} – ${result.upper[0]:,.0f}**")
         left.caption(f"{sum(result.timings_ms.values()):.1f} ms on {result.provider}")
+        with left:
+            use_via_api(
+                Call("POST", "/v1/housing/predict", json={"districts": [{k: _plain(v) for k, v in district.items()}]})
+            )
         hist = stats["histogram"]
         right.vega_lite_chart(
             spec=value_in_distribution(

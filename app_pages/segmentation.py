@@ -7,9 +7,11 @@ import functools
 import numpy as np
 import streamlit as st
 
+from api.snippets import Call
 from services import segmentation
 from services.errors import PortalError
 from services.vision import to_png
+from ui.api_snippet import photo_file, use_via_api
 from ui.photo_input import choose_photo
 from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
 from ui.segmentation_card import segmentation_card
@@ -98,6 +100,10 @@ with play_tab:
                 key="segmentation_download",
                 icon=":material/download:",
             )
+            path, note = photo_file(label)
+            form = {"output": "effect", "effect": effect, **options}
+            use_via_api(Call("POST", "/v1/segmentation", upload=("image", path), form=form, save_as="segmented.png"),
+                        f'{note} "output": "mask" gives the mask itself.')  # fmt: skip
 
 with card_tab:
     if card_tab.open:

@@ -7,9 +7,11 @@ import functools
 import numpy as np
 import streamlit as st
 
+from api.snippets import Call
 from services import style
 from services.errors import PortalError
 from services.vision import to_png
+from ui.api_snippet import photo_file, use_via_api
 from ui.photo_input import choose_photo
 from ui.scaffold import about, caption, show_error, start, tabs
 from ui.style_card import style_card
@@ -136,6 +138,11 @@ with play_tab:
                 key="style_download",
                 icon=":material/download:",
             )
+            path, note = photo_file(label)
+            form = {"style": chosen, "strength": strength, "keep_colours": keep, "max_side": side}
+            if mix_with:
+                form.update(mix_with=mix_with, mix=mix)
+            use_via_api(Call("POST", "/v1/style", upload=("image", path), form=form, save_as="styled.png"), note)
     elif photo is None:
         st.info("Upload a photo or take one with the camera to see it restyled.", icon=":material/photo_camera:")
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from api.snippets import Call
 from services import textgen
 from services.errors import PortalError
+from ui.api_snippet import use_via_api
 from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
 from ui.text_stream import escape_markdown, markdown_stream, names_table, textgen_card
 
@@ -87,6 +89,10 @@ with play_tab:
         with st.expander("Plain text to copy"):
             st.code(full, language=None, wrap_lines=True)  # the copy button is in its corner
         st.download_button("Download (.txt)", full.encode(), "shakespeare.txt", "text/plain", key="textgen_download")
+        use_via_api(
+            Call("POST", "/v1/textgen/generate", json={"prompt": prompt, "max_new_tokens": length, **settings}),
+            'With the same seed it writes the same text; add "stream": true for Server-Sent Events as it writes.',
+        )
 
 with names_tab:
     st.write(
@@ -122,6 +128,8 @@ with names_tab:
             "text/plain",
             key="names_download",
         )
+        use_via_api(Call("POST", "/v1/textgen/names", json={"count": count, "prefix": prefix, **name_settings}),
+                    'For the likeliest names instead: "method": "beam".')  # fmt: skip
 
 with card_tab:
     if card_tab.open:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from api.snippets import Call
 from services import inputs, toxicity
 from services.errors import PortalError
+from ui.api_snippet import use_via_api
 from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
 from ui.text_scores import explanation, toxicity_card
 
@@ -84,6 +86,8 @@ with single_tab:
                 + " · ".join(f"{k} {v:.1f} ms" for k, v in result.timings_ms.items())
                 + f" · {result.provider}"
             )
+            use_via_api(Call("POST", "/v1/toxicity/classify", json={"texts": [text], "head": head,
+                                                                    "threshold": threshold}))  # fmt: skip
 
 with batch_tab:
     st.write("Upload a CSV with a `text` column (other columns are kept). Up to 5,000 comments.")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.errors import InvalidInputError, NotFoundError
+from services.errors import NotFoundError
 from services.inputs import read_image
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"

@@ -9,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 # Short names accepted in PORTAL_PROVIDERS, besides the full onnxruntime names.
 PROVIDER_ALIASES = {
@@ -31,6 +32,8 @@ class Settings:
     PORTAL_WEIGHTS_DIR: pretrained third-party weights kept beside the project (default: ../shared/weights).
     PORTAL_CACHE_DIR: where downloaded third-party weights go, outside git (default: $XDG_CACHE_HOME/ml-demo-portal
         or ~/.cache/ml-demo-portal).
+    PORTAL_API_URL: where the HTTP API (`make api`) answers, for the pages' "Use via API" snippets
+        (default: http://127.0.0.1:8000).
     """
 
     models_dir: Path
@@ -38,6 +41,7 @@ class Settings:
     providers: tuple[str, ...]
     weights_dir: Path = ROOT.parent / "shared" / "weights"
     cache_dir: Path = Path.home() / ".cache" / "ml-demo-portal"
+    api_url: str = DEFAULT_API_URL
 
 
 def parse_providers(text: str | None) -> tuple[str, ...]:
@@ -59,4 +63,5 @@ def load_settings() -> Settings:
         cache_dir=Path(
             env.get("PORTAL_CACHE_DIR") or Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ml-demo-portal"
         ),
+        api_url=(env.get("PORTAL_API_URL") or DEFAULT_API_URL).rstrip("/"),
     )

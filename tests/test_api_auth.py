@@ -34,7 +34,9 @@ def test_without_a_valid_key_every_route_is_401(client: TestClient, header: str 
 
 def test_any_configured_key_opens_the_routes_and_health_stays_open(client: TestClient) -> None:
     for key in KEYS:
-        response = client.post("/v1/toxicity/classify", json={"texts": ["hi"]}, headers={"Authorization": f"Bearer {key}"})
+        response = client.post(
+            "/v1/toxicity/classify", json={"texts": ["hi"]}, headers={"Authorization": f"Bearer {key}"}
+        )
         assert response.status_code == 200
     assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
 

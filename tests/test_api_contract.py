@@ -32,7 +32,7 @@ def client(committed_registry: Registry) -> Iterator[TestClient]:
         yield c
 
 
-def _error(response, status: int, *words: str) -> dict:  # noqa: ANN001
+def _error(response, status: int, *words: str) -> dict:
     assert response.status_code == status, response.text
     data = response.json()
     assert set(data) == {"error", "detail", "status"} and data["status"] == status and data["detail"]
@@ -41,7 +41,7 @@ def _error(response, status: int, *words: str) -> dict:  # noqa: ANN001
     return data
 
 
-def _png(response) -> np.ndarray:  # noqa: ANN001
+def _png(response) -> np.ndarray:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
     return np.asarray(Image.open(io.BytesIO(response.content)))
@@ -54,7 +54,9 @@ def test_housing_predict_matches_the_service(client: TestClient, committed_regis
     response = client.post("/v1/housing/predict", json={"districts": [DISTRICT, {"ocean_proximity": "INLAND"}]})
     assert response.status_code == 200, response.text
     data = response.json()
-    frame = pd.DataFrame([DISTRICT, {"ocean_proximity": "INLAND"}], columns=[*housing.NUMERIC_COLUMNS, "ocean_proximity"])
+    frame = pd.DataFrame(
+        [DISTRICT, {"ocean_proximity": "INLAND"}], columns=[*housing.NUMERIC_COLUMNS, "ocean_proximity"]
+    )
     expected = housing.predict(frame.astype({c: float for c in housing.NUMERIC_COLUMNS}), registry=committed_registry)
     assert [p["price"] for p in data["predictions"]] == pytest.approx(expected.price, abs=0.01)
     assert all(p["lower_80"] <= p["price"] <= p["upper_80"] for p in data["predictions"])
@@ -176,7 +178,10 @@ def test_detection_json_and_png(client: TestClient, committed_registry: Registry
     files = {"image": ("a.jpg", ASTRONAUT, "image/jpeg")}
     data = client.post("/v1/detection", files=files, data={"confidence": 0.5}).json()
     expected = detection.detect(load_sample("astronaut"), confidence=0.5, registry=committed_registry)
-    assert [d["label"] for d in data["detections"]] == expected.labels() and (data["width"], data["height"]) == (512, 512)
+    assert [d["label"] for d in data["detections"]] == expected.labels() and (data["width"], data["height"]) == (
+        512,
+        512,
+    )
     assert np.allclose([d["box"] for d in data["detections"]], expected.boxes, atol=0.01)
     assert _png(client.post("/v1/detection", files=files, data={"format": "png"})).shape == (512, 512, 3)
     _error(client.post("/v1/detection", files=files, data={"model": "yolo9000"}), 404, "unknown detector")

@@ -54,7 +54,9 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 def test_server_answers_json_and_images_with_the_key(server: str) -> None:
-    scored = requests.post(f"{server}/v1/toxicity/classify", json={"texts": ["have a nice day"]}, headers=AUTH, timeout=30)
+    scored = requests.post(
+        f"{server}/v1/toxicity/classify", json={"texts": ["have a nice day"]}, headers=AUTH, timeout=30
+    )
     assert scored.status_code == 200 and scored.json()["results"][0]["toxic"] is False
     photo = (SAMPLES_DIR / "coffee.jpg").read_bytes()
     styled = requests.post(f"{server}/v1/style", files={"image": ("c.jpg", photo, "image/jpeg")},

@@ -56,7 +56,9 @@ class RecommendRequest(BaseModel):
 def _ranked(result: books.Ranked) -> Ranked:
     return Ranked(
         items=[
-            Item(book=BookOut.of(i.book), score=round(float(i.score), 5), because=i.because.title if i.because else None)
+            Item(
+                book=BookOut.of(i.book), score=round(float(i.score), 5), because=i.because.title if i.because else None
+            )
             for i in result.items
         ],
         ms=round(sum(result.timings_ms.values()), 3),
@@ -69,7 +71,10 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=books.MAX_QUERY_CHARS)],
     top_k: Annotated[int, Query(ge=1, le=books.MAX_TOP_K)] = 8,
 ) -> list[Match]:
-    return [Match(book=BookOut.of(m.book), score=round(float(m.score), 5)) for m in books.search(q, top_k=top_k, registry=reg)]
+    return [
+        Match(book=BookOut.of(m.book), score=round(float(m.score), 5))
+        for m in books.search(q, top_k=top_k, registry=reg)
+    ]
 
 
 @router.post("/recommend", response_model=Ranked, summary="Recommendations for a reader's ratings, with reasons")

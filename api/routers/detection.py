@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
-from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.common import png, registry, upload_image
@@ -42,7 +41,7 @@ def detect(
     confidence: Annotated[float, Form(gt=0.0, lt=1.0)] = 0.3,
     iou: Annotated[float, Form(gt=0.0, le=1.0)] = 0.45,
     output: Annotated[Literal["json", "png"], Form(alias="format")] = "json",
-):  # noqa: ANN201 - JSON or PNG
+):
     photo = upload_image(image)
     found = detection.detect(photo, model, confidence=confidence, iou=iou, registry=reg)
     if output == "png":

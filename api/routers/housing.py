@@ -75,8 +75,12 @@ def predict(request: PredictRequest, reg: Annotated[Registry, Depends(registry)]
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def predict_csv(reg: Annotated[Registry, Depends(registry)], file: Annotated[UploadFile | None, File()] = None) -> Response:
+def predict_csv(
+    reg: Annotated[Registry, Depends(registry)], file: Annotated[UploadFile | None, File()] = None
+) -> Response:
     frame = read_csv(read_upload(file, MAX_CSV_BYTES), housing.CSV_SCHEMA)
     result = housing.predict(frame, registry=reg)
-    table = frame.assign(predicted=result.price.round(0), lower_80=result.lower.round(0), upper_80=result.upper.round(0))
+    table = frame.assign(
+        predicted=result.price.round(0), lower_80=result.lower.round(0), upper_80=result.upper.round(0)
+    )
     return Response(table.to_csv(index=False), media_type="text/csv")

@@ -65,7 +65,11 @@ def _events(generation: textgen.Generation) -> Iterator[str]:
             pending, last = "", time.perf_counter()
     if pending:
         yield f"data: {json.dumps({'text': pending})}\n\n"
-    done = {"seed": generation.seed, "notes": list(generation.notes), "chars_per_second": round(generation.chars_per_second, 1)}
+    done = {
+        "seed": generation.seed,
+        "notes": list(generation.notes),
+        "chars_per_second": round(generation.chars_per_second, 1),
+    }
     yield f"event: done\ndata: {json.dumps(done)}\n\n"
 
 
@@ -75,7 +79,7 @@ def _events(generation: textgen.Generation) -> Iterator[str]:
     summary="Continue a prompt, character by character",
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def generate(request: GenerateRequest, reg: Annotated[Registry, Depends(registry)]):  # noqa: ANN201 - JSON or SSE
+def generate(request: GenerateRequest, reg: Annotated[Registry, Depends(registry)]):
     generation = textgen.stream(request.prompt, model=request.model, max_new_tokens=request.max_new_tokens,
                                 temperature=request.temperature, top_k=request.top_k, top_p=request.top_p,
                                 seed=request.seed, registry=reg)  # fmt: skip
@@ -92,6 +96,13 @@ def names(request: NamesRequest, reg: Annotated[Registry, Depends(registry)]) ->
     if request.method == "beam":
         found = textgen.beam_names(request.prefix, beam_width=request.beam_width, count=request.count, registry=reg)
     else:
-        found = textgen.sample_names(request.count, prefix=request.prefix, temperature=request.temperature,
-                                     top_k=request.top_k, top_p=request.top_p, seed=request.seed, registry=reg)  # fmt: skip
+        found = textgen.sample_names(
+            request.count,
+            prefix=request.prefix,
+            temperature=request.temperature,
+            top_k=request.top_k,
+            top_p=request.top_p,
+            seed=request.seed,
+            registry=reg,
+        )
     return [NameOut(name=n.name, probability=n.probability, in_training=n.in_training) for n in found]
