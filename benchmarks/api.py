@@ -1,0 +1,212 @@
+"""`python -m benchmarks api`: what the HTTP API adds to each demo's call.
+
+A real `python -m api` (uvicorn, onnxruntime in its own process) answers over a kept-alive loopback connection
+(http.client, the lightest client); this process calls the same service function on the same input. The two are
+timed in alternating rounds, medians; the difference is the API's overhead: HTTP, validation, converting the result,
+encoding it. Goal for JSON endpoints: at most 2 ms plus the cost of encoding the answer (json.dumps of it, timed
+here); image endpoints answer PNG, and their overhead includes decoding the upload and encoding the PNG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from benchmarks.common import Row, print_table
+from services import books, detection, housing, segmentation, style, textgen, toxicity
+from services.registry import Registry
+from services.samples import SAMPLES_DIR, load_sample
+from services.settings import ROOT, load_settings, parse_providers
+
+GOAL_OVERHEAD_MS = 2.0
+MAX_REPEATS = 40
+START_TIMEOUT_S = 90
+DISTRICT = {"longitude": -118.24, "latitude": 34.05, "housing_median_age": 30.0, "total_rooms": 2000.0,
+            "total_bedrooms": 400.0, "population": 1100.0, "households": 380.0, "median_income": 4.5,
+            "ocean_proximity": "<1H OCEAN"}  # fmt: skip
+COMMENTS = [
+    "Thanks, that was helpful!",
+    "You are an idiot.",
+    "I disagree with the second point.",
+    "What a load of rubbish",
+]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    route: str
+    body: bytes | None
+    content_type: str | None
+    in_process: Callable[[], object]
+    json_answer: bool
+
+
+def _multipart(fields: dict[str, str], image: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
+                 "Content-Type: image/jpeg\r\n\r\n".encode() + image + b"\r\n")  # fmt: skip
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _json(method: str, route: str, payload: object | None, name: str, call: Callable[[], object]) -> Case:
+    body = None if payload is None else json.dumps(payload).encode()
+    return Case(name, method, route, body, "application/json" if body else None, call, True)
+
+
+def cases(reg: Registry) -> list[Case]:
+    frame1 = pd.DataFrame([DISTRICT]).astype({c: float for c in housing.NUMERIC_COLUMNS})
+    frame100 = pd.concat([frame1] * 100, ignore_index=True)
+    ratings = {"The Da Vinci Code": 10, "Life of Pi": 9}
+    batch = COMMENTS * 8
+    photo_bytes = (SAMPLES_DIR / "astronaut.jpg").read_bytes()
+    photo = load_sample("astronaut")
+    style_body = _multipart({"style": "starry_night", "max_side": "384"}, photo_bytes)
+    detect_body = _multipart({"confidence": "0.3"}, photo_bytes)
+    segment_body = _multipart({"output": "mask"}, photo_bytes)
+    return [
+        _json("POST", "/v1/housing/predict", {"districts": [DISTRICT]}, "housing predict, 1 district",
+              lambda: housing.predict(frame1, registry=reg)),
+        _json("POST", "/v1/housing/predict", {"districts": [DISTRICT] * 100}, "housing predict, 100 districts",
+              lambda: housing.predict(frame100, registry=reg)),
+        _json("GET", "/v1/books/search?q=da+vinci&top_k=8", None, "books search",
+              lambda: books.search("da vinci", top_k=8, registry=reg)),
+        _json("POST", "/v1/books/recommend", {"ratings": ratings, "top_k": 10}, "books recommend",
+              lambda: books.recommend(ratings, top_k=10, registry=reg)),
+        _json("POST", "/v1/toxicity/classify", {"texts": [COMMENTS[1]]}, "toxicity classify, 1 comment",
+              lambda: toxicity.classify(COMMENTS[1], registry=reg)),
+        _json("POST", "/v1/toxicity/classify", {"texts": batch}, "toxicity classify, 32 comments",
+              lambda: toxicity.classify_many(batch, registry=reg)),
+        _json("POST", "/v1/textgen/generate", {"prompt": "ROMEO:\n", "max_new_tokens": 200, "seed": 1},
+              "textgen generate, 200 characters",
+              lambda: textgen.generate("ROMEO:\n", max_new_tokens=200, seed=1, registry=reg)),
+        _json("POST", "/v1/textgen/names", {"count": 10, "seed": 1}, "textgen names, 10 sampled",
+              lambda: textgen.sample_names(10, seed=1, registry=reg)),
+        Case("detection, JSON boxes", "POST", "/v1/detection", *detect_body,
+             lambda: detection.detect(photo, registry=reg), True),
+        Case("style, 384 px PNG", "POST", "/v1/style", *style_body,
+             lambda: style.stylize(photo, "starry_night", max_side=384, registry=reg), False),
+        Case("segmentation, mask PNG", "POST", "/v1/segmentation", *segment_body,
+             lambda: segmentation.segment(photo, registry=reg), False),
+    ]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def api_server(env: dict[str, str]) -> Iterator[int]:
+    """`python -m api` on a free port until healthy; always stopped afterwards."""
+    port = _free_port()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([sys.executable, "-m", "api", "--port", str(port)], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"the API did not start:\n{log.read().decode()[-2000:]}")
+                with contextlib.suppress(OSError):
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    connection.request("GET", "/healthz")
+                    if connection.getresponse().status == 200:
+                        connection.close()
+                        break
+                time.sleep(0.3)
+            yield port
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def _call(connection: http.client.HTTPConnection, case: Case) -> bytes:
+    headers = {"Content-Type": case.content_type} if case.content_type else {}
+    connection.request(case.method, case.route, body=case.body, headers=headers)
+    response = connection.getresponse()
+    data = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"{case.name}: HTTP {response.status}: {data[:300]!r}")
+    return data
+
+
+def _encode_ms(answer: bytes, repeats: int) -> float:
+    """Median ms to json.dumps the answer's content (what encoding it costs in Python)."""
+    value = json.loads(answer)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        json.dumps(value)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def measure(case: Case, connection: http.client.HTTPConnection, repeats: int) -> tuple[float, float, int, float]:
+    """(API ms, in-process ms, answer bytes, JSON encoding ms) as medians of alternating rounds."""
+    answer = b""
+    for _ in range(3):
+        answer = _call(connection, case)
+        case.in_process()
+    api, local = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _call(connection, case)
+        api.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        case.in_process()
+        local.append((time.perf_counter() - start) * 1000)
+    encode = _encode_ms(answer, repeats) if case.json_answer else 0.0
+    return statistics.median(api), statistics.median(local), len(answer), encode
+
+
+def run(data_dir: Path, repeats: int) -> None:
+    del data_dir  # the committed models and the bundled samples are all it needs
+    repeats = max(1, min(repeats, MAX_REPEATS))
+    env = {**os.environ, "PORTAL_PROVIDERS": "cpu", "PORTAL_API_KEYS": ""}
+    reg = Registry(load_settings().models_dir, parse_providers("cpu"))
+    rows = []
+    with api_server(env) as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        for case in cases(reg):
+            api_ms, local_ms, size, encode_ms = measure(case, connection, repeats)
+            overhead = api_ms - local_ms
+            value = f"API {api_ms:7.1f} ms  in-process {local_ms:7.1f} ms  overhead {overhead:+5.1f} ms  {size / 1024:6.1f} kB"
+            if case.json_answer:
+                goal = GOAL_OVERHEAD_MS + encode_ms
+                rows.append(
+                    Row(case.name, value, f"overhead <= {goal:.1f} ms: 2 + {encode_ms:.1f} encoding", overhead <= goal)
+                )
+            else:
+                rows.append(Row(case.name, value, "PNG answer; upload decoding and PNG encoding included"))
+            print(f"  {case.name} done", flush=True)
+        connection.close()
+    print_table(
+        f"HTTP API vs in-process service call, medians of {repeats} alternating rounds (loopback, keep-alive, "
+        "2-core CPU when run here)",
+        rows,
+    )
