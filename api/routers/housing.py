@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.responses import Response
@@ -51,9 +52,12 @@ class PredictResponse(BaseModel):
 
 
 def _frame(districts: list[District]) -> pd.DataFrame:
-    rows = [d.model_dump() for d in districts]
-    frame = pd.DataFrame(rows, columns=[*housing.NUMERIC_COLUMNS, "ocean_proximity"])
-    return frame.astype({c: "float64" for c in housing.NUMERIC_COLUMNS})
+    """The districts as the service's frame, built column by column (a None becomes NaN: imputed)."""
+    columns: dict[str, object] = {
+        name: np.array([getattr(d, name) for d in districts], dtype=np.float64) for name in housing.NUMERIC_COLUMNS
+    }
+    columns["ocean_proximity"] = [d.ocean_proximity for d in districts]
+    return pd.DataFrame(columns)
 
 
 @router.post("/predict", response_model=PredictResponse, summary="Median house value with an 80% interval")
