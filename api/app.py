@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from api import auth, errors
 from api.common import registry
 from api.routers import books, detection, housing, segmentation, style, textgen, toxicity
+from api.timing import TimingAndCap
 from services.catalog import DEMOS, demo_status_guarded
 from services.errors import ModelUnavailableError
 from services.registry import Registry, default_registry
@@ -47,14 +48,7 @@ def create_app(
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])  # fmt: skip
 
-    @app.middleware("http")
-    async def _body_cap(request: Request, call_next):
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return errors.body(413, "too_large", f"The request body is over {MAX_BODY_BYTES // 2**20} MB.")
-        if length and not length.isdigit():
-            return errors.body(400, "bad_request", "The Content-Length header is not a number.")
-        return await call_next(request)
+    app.add_middleware(TimingAndCap, max_body_bytes=MAX_BODY_BYTES)
 
     protected = [Depends(auth.check)]
     for module in ROUTERS:

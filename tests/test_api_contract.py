@@ -226,3 +226,10 @@ def test_a_missing_model_is_a_503_with_the_rebuild_command(tmp_path: Path) -> No
                                                                                  "textgen", "style", "detection",
                                                                                  "segmentation"}  # fmt: skip
         assert not any(m["ready"] for m in empty.get("/v1/models").json())
+
+
+def test_server_timing_splits_the_service_from_the_api(client: TestClient) -> None:
+    response = client.post("/v1/toxicity/classify", json={"texts": ["hello there"]})
+    timing = dict(part.strip().split(";dur=") for part in response.headers["server-timing"].split(","))
+    assert 0 < float(timing["service"]) <= float(timing["app"])
+    assert "service;dur=0.000" in client.get("/healthz").headers["server-timing"]

@@ -89,3 +89,12 @@ def test_server_streams_text_as_server_sent_events(server: str) -> None:
     total = time.monotonic() - start
     assert len(text) == 1500 and done is not None and done["seed"] == 5
     assert first is not None and first < total / 2, "the first characters must arrive before the end"
+
+
+def test_server_refuses_a_body_over_the_cap_before_reading_it(server: str) -> None:
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /v1/style HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     b"Content-Length: 300000000\r\n\r\n")  # fmt: skip
+        answer = sock.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 413") and '"too_large"' in answer

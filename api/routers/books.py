@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common import registry
+from api.timing import service_time
 from services import books
 from services.registry import Registry
 
@@ -71,15 +72,16 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=books.MAX_QUERY_CHARS)],
     top_k: Annotated[int, Query(ge=1, le=books.MAX_TOP_K)] = 8,
 ) -> list[Match]:
-    return [
-        Match(book=BookOut.of(m.book), score=round(float(m.score), 5))
-        for m in books.search(q, top_k=top_k, registry=reg)
-    ]
+    with service_time():
+        found = books.search(q, top_k=top_k, registry=reg)
+    return [Match(book=BookOut.of(m.book), score=round(float(m.score), 5)) for m in found]
 
 
 @router.post("/recommend", response_model=Ranked, summary="Recommendations for a reader's ratings, with reasons")
 def recommend(request: RecommendRequest, reg: Annotated[Registry, Depends(registry)]) -> Ranked:
-    return _ranked(books.recommend(request.ratings, top_k=request.top_k, registry=reg))
+    with service_time():
+        result = books.recommend(request.ratings, top_k=request.top_k, registry=reg)
+    return _ranked(result)
 
 
 @router.get("/similar", response_model=Ranked, summary="Titles read by the same readers as this one")
@@ -88,4 +90,6 @@ def similar(
     title: Annotated[str, Query(min_length=1, max_length=500)],
     top_k: Annotated[int, Query(ge=1, le=books.MAX_TOP_K)] = 10,
 ) -> Ranked:
-    return _ranked(books.similar(title, top_k=top_k, registry=reg))
+    with service_time():
+        result = books.similar(title, top_k=top_k, registry=reg)
+    return _ranked(result)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import BaseModel
 
 from api.common import png, registry, upload_image
+from api.timing import service_time
 from services import detection
 from services.registry import Registry
 
@@ -42,8 +43,9 @@ def detect(
     iou: Annotated[float, Form(gt=0.0, le=1.0)] = 0.45,
     output: Annotated[Literal["json", "png"], Form(alias="format")] = "json",
 ):
-    photo = upload_image(image)
-    found = detection.detect(photo, model, confidence=confidence, iou=iou, registry=reg)
+    with service_time():  # decoding the upload counts here, as for a caller who reads a file
+        photo = upload_image(image)
+        found = detection.detect(photo, model, confidence=confidence, iou=iou, registry=reg)
     if output == "png":
         return png(detection.annotate(photo, found), {"X-Detections": str(len(found.scores))})
     boxes = [

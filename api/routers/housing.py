@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common import read_upload, registry
+from api.timing import service_time
 from services import housing
 from services.inputs import MAX_CSV_BYTES, MAX_CSV_ROWS, read_csv
 from services.registry import Registry
@@ -62,7 +63,8 @@ def _frame(districts: list[District]) -> pd.DataFrame:
 
 @router.post("/predict", response_model=PredictResponse, summary="Median house value with an 80% interval")
 def predict(request: PredictRequest, reg: Annotated[Registry, Depends(registry)]) -> PredictResponse:
-    result = housing.predict(_frame(request.districts), registry=reg)
+    with service_time():
+        result = housing.predict(_frame(request.districts), registry=reg)
     return PredictResponse(
         predictions=[
             Prediction(price=round(float(p), 2), lower_80=round(float(lo), 2), upper_80=round(float(hi), 2))
@@ -83,7 +85,8 @@ def predict_csv(
     reg: Annotated[Registry, Depends(registry)], file: Annotated[UploadFile | None, File()] = None
 ) -> Response:
     frame = read_csv(read_upload(file, MAX_CSV_BYTES), housing.CSV_SCHEMA)
-    result = housing.predict(frame, registry=reg)
+    with service_time():
+        result = housing.predict(frame, registry=reg)
     table = frame.assign(
         predicted=result.price.round(0), lower_80=result.lower.round(0), upper_80=result.upper.round(0)
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 
 from api.common import png, registry, upload_image
+from api.timing import service_time
 from services import segmentation
 from services.registry import Registry
 
@@ -34,8 +35,9 @@ def segment(
     opacity: Annotated[float, Form(ge=0.0, le=1.0)] = 0.5,
     softness: Annotated[float, Form(ge=0.0, le=1.0)] = 0.3,
 ) -> Response:
-    photo = upload_image(image)
-    seg = segmentation.segment(photo, registry=reg)
+    with service_time():  # decoding the upload counts here, as for a caller who reads a file
+        photo = upload_image(image)
+        seg = segmentation.segment(photo, registry=reg)
     headers = {"X-Person-Share": f"{seg.person_share:.4f}", "X-Provider": seg.provider}
     if output == "mask":
         return png(seg.mask.astype(np.uint8) * 255, headers)

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common import registry
+from api.timing import service_time
 from services import textgen
 from services.registry import Registry
 
@@ -86,23 +87,28 @@ def generate(request: GenerateRequest, reg: Annotated[Registry, Depends(registry
     if request.stream:
         return StreamingResponse(_events(generation), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})  # fmt: skip
-    text = "".join(generation)
+    with service_time():
+        text = "".join(generation)
     return Generated(text=text, seed=generation.seed, notes=list(generation.notes),
                      chars_per_second=round(generation.chars_per_second, 1))  # fmt: skip
 
 
 @router.post("/names", response_model=list[NameOut], summary="Invent dinosaur names: sampled, or the likeliest")
 def names(request: NamesRequest, reg: Annotated[Registry, Depends(registry)]) -> list[NameOut]:
-    if request.method == "beam":
-        found = textgen.beam_names(request.prefix, beam_width=request.beam_width, count=request.count, registry=reg)
-    else:
-        found = textgen.sample_names(
-            request.count,
-            prefix=request.prefix,
-            temperature=request.temperature,
-            top_k=request.top_k,
-            top_p=request.top_p,
-            seed=request.seed,
-            registry=reg,
-        )
+    with service_time():
+        found = _names(request, reg)
     return [NameOut(name=n.name, probability=n.probability, in_training=n.in_training) for n in found]
+
+
+def _names(request: NamesRequest, reg: Registry) -> list[textgen.Name]:
+    if request.method == "beam":
+        return textgen.beam_names(request.prefix, beam_width=request.beam_width, count=request.count, registry=reg)
+    return textgen.sample_names(
+        request.count,
+        prefix=request.prefix,
+        temperature=request.temperature,
+        top_k=request.top_k,
+        top_p=request.top_p,
+        seed=request.seed,
+        registry=reg,
+    )

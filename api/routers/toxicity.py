@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common import registry
+from api.timing import service_time
 from services import toxicity
 from services.registry import Registry
 
@@ -65,13 +66,15 @@ def _number(value: float) -> float | None:
 @router.post("/classify", response_model=ClassifyResponse, summary="Probability that each comment is offensive")
 def classify(request: ClassifyRequest, reg: Annotated[Registry, Depends(registry)]) -> ClassifyResponse:
     if len(request.texts) == 1:
-        one = toxicity.classify(request.texts[0], head=request.head, threshold=request.threshold, registry=reg)
+        with service_time():
+            one = toxicity.classify(request.texts[0], head=request.head, threshold=request.threshold, registry=reg)
         scored = Scored(text=one.text, score=round(one.score, 6), toxic=one.toxic, truncated=one.truncated,
                         probabilities={h: {k: round(v, 6) for k, v in p.items()} for h, p in one.probabilities.items()},
                         notes=list(one.notes))  # fmt: skip
         return ClassifyResponse(head=one.head, threshold=one.threshold, encoder="fp32", results=[scored],
                                 ms=round(sum(one.timings_ms.values()), 3))  # fmt: skip
-    batch = toxicity.classify_many(request.texts, head=request.head, registry=reg)
+    with service_time():
+        batch = toxicity.classify_many(request.texts, head=request.head, registry=reg)
     decisions = batch.decisions(request.threshold)
     results = [
         Scored(
@@ -92,7 +95,8 @@ def classify(request: ClassifyRequest, reg: Annotated[Registry, Depends(registry
 
 @router.post("/explain", response_model=ExplainResponse, summary="How much each word adds to the score")
 def explain(request: ExplainRequest, reg: Annotated[Registry, Depends(registry)]) -> ExplainResponse:
-    result = toxicity.explain(request.text, head=request.head, registry=reg)
+    with service_time():
+        result = toxicity.explain(request.text, head=request.head, registry=reg)
     return ExplainResponse(
         head=result.head,
         score=round(result.score, 6),
