@@ -8,6 +8,7 @@ import numpy as np
 from fastapi import Request, UploadFile
 from fastapi.responses import Response
 from PIL import Image
+from pydantic import BaseModel
 
 from services.errors import InputTooLargeError, InvalidInputError
 from services.inputs import MAX_IMAGE_BYTES, read_image
@@ -32,6 +33,16 @@ def read_upload(file: UploadFile | None, max_bytes: int, what: str = "file") -> 
 def upload_image(file: UploadFile | None) -> np.ndarray:
     """An uploaded image as (H, W, 3) uint8 RGB, through services.inputs (the pages' caps and checks)."""
     return read_image(read_upload(file, MAX_IMAGE_BYTES, "image"))
+
+
+def answer(value: BaseModel | list[BaseModel]) -> Response:
+    """A JSON response serialised once by pydantic (returning the model itself would have FastAPI validate and
+    serialise it again against the route's response_model, which stays for the OpenAPI docs)."""
+    if isinstance(value, list):
+        body = b"[" + b",".join(item.model_dump_json().encode() for item in value) + b"]"
+    else:
+        body = value.model_dump_json().encode()
+    return Response(body, media_type="application/json")
 
 
 def png(image: np.ndarray, headers: dict[str, str] | None = None) -> Response:

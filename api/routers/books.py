@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.common import registry
+from api.common import answer, registry
 from api.timing import service_time
 from services import books
 from services.registry import Registry
@@ -26,8 +26,14 @@ class BookOut(BaseModel):
 
     @classmethod
     def of(cls, book: books.Book) -> BookOut:
-        return cls(title=book.title, author=book.author, isbn=book.clean_isbn, cover_urls=list(book.cover_urls),
-                   readers=book.readers, mean_rating=round(book.mean_rating, 3))  # fmt: skip
+        return cls(
+            title=book.title,
+            author=book.author,
+            isbn=book.clean_isbn,
+            cover_urls=list(book.cover_urls),
+            readers=book.readers,
+            mean_rating=round(book.mean_rating, 3),
+        )
 
 
 class Match(BaseModel):
@@ -55,14 +61,18 @@ class RecommendRequest(BaseModel):
 
 
 def _ranked(result: books.Ranked) -> Ranked:
-    return Ranked(
-        items=[
-            Item(
-                book=BookOut.of(i.book), score=round(float(i.score), 5), because=i.because.title if i.because else None
-            )
-            for i in result.items
-        ],
-        ms=round(sum(result.timings_ms.values()), 3),
+    return answer(
+        Ranked(
+            items=[
+                Item(
+                    book=BookOut.of(i.book),
+                    score=round(float(i.score), 5),
+                    because=i.because.title if i.because else None,
+                )
+                for i in result.items
+            ],
+            ms=round(sum(result.timings_ms.values()), 3),
+        )
     )
 
 
@@ -74,7 +84,7 @@ def search(
 ) -> list[Match]:
     with service_time():
         found = books.search(q, top_k=top_k, registry=reg)
-    return [Match(book=BookOut.of(m.book), score=round(float(m.score), 5)) for m in found]
+    return answer([Match(book=BookOut.of(m.book), score=round(float(m.score), 5)) for m in found])
 
 
 @router.post("/recommend", response_model=Ranked, summary="Recommendations for a reader's ratings, with reasons")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import BaseModel
 
-from api.common import png, registry, upload_image
+from api.common import answer, png, registry, upload_image
 from api.timing import service_time
 from services import detection
 from services.registry import Registry
@@ -52,5 +52,8 @@ def detect(
         Box(label=label, score=round(float(score), 5), box=[round(float(v), 2) for v in box])
         for label, score, box in zip(found.labels(), found.scores, found.boxes, strict=True)
     ]
-    return Detected(model=found.model, provider=found.provider, width=photo.shape[1], height=photo.shape[0],
-                    detections=boxes)  # fmt: skip
+    return answer(
+        Detected(
+            model=found.model, provider=found.provider, width=photo.shape[1], height=photo.shape[0], detections=boxes
+        )
+    )

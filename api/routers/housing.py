@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.common import read_upload, registry
+from api.common import answer, read_upload, registry
 from api.timing import service_time
 from services import housing
 from services.inputs import MAX_CSV_BYTES, MAX_CSV_ROWS, read_csv
@@ -65,13 +65,15 @@ def _frame(districts: list[District]) -> pd.DataFrame:
 def predict(request: PredictRequest, reg: Annotated[Registry, Depends(registry)]) -> PredictResponse:
     with service_time():
         result = housing.predict(_frame(request.districts), registry=reg)
-    return PredictResponse(
-        predictions=[
-            Prediction(price=round(float(p), 2), lower_80=round(float(lo), 2), upper_80=round(float(hi), 2))
-            for p, lo, hi in zip(result.price, result.lower, result.upper, strict=True)
-        ],
-        provider=result.provider,
-        ms=round(sum(result.timings_ms.values()), 3),
+    return answer(
+        PredictResponse(
+            predictions=[
+                Prediction(price=round(float(p), 2), lower_80=round(float(lo), 2), upper_80=round(float(hi), 2))
+                for p, lo, hi in zip(result.price, result.lower, result.upper, strict=True)
+            ],
+            provider=result.provider,
+            ms=round(sum(result.timings_ms.values()), 3),
+        )
     )
 
 

@@ -43,6 +43,7 @@ def segment(
         return png(seg.mask.astype(np.uint8) * 255, headers)
     if output == "probability":
         return png(np.round(seg.probability * 255).astype(np.uint8), headers)
-    out = segmentation.apply_effect(photo, seg, effect, colour=colour, blur_radius=blur_radius, opacity=opacity,
-                                    softness=softness)  # fmt: skip
+    out = segmentation.apply_effect(
+        photo, seg, effect, colour=colour, blur_radius=blur_radius, opacity=opacity, softness=softness
+    )
     return png(out, headers)

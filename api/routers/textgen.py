@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.common import registry
+from api.common import answer, registry
 from api.timing import service_time
 from services import textgen
 from services.registry import Registry
@@ -81,23 +81,37 @@ def _events(generation: textgen.Generation) -> Iterator[str]:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 def generate(request: GenerateRequest, reg: Annotated[Registry, Depends(registry)]):
-    generation = textgen.stream(request.prompt, model=request.model, max_new_tokens=request.max_new_tokens,
-                                temperature=request.temperature, top_k=request.top_k, top_p=request.top_p,
-                                seed=request.seed, registry=reg)  # fmt: skip
+    generation = textgen.stream(
+        request.prompt,
+        model=request.model,
+        max_new_tokens=request.max_new_tokens,
+        temperature=request.temperature,
+        top_k=request.top_k,
+        top_p=request.top_p,
+        seed=request.seed,
+        registry=reg,
+    )
     if request.stream:
-        return StreamingResponse(_events(generation), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})  # fmt: skip
+        return StreamingResponse(
+            _events(generation), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
     with service_time():
         text = "".join(generation)
-    return Generated(text=text, seed=generation.seed, notes=list(generation.notes),
-                     chars_per_second=round(generation.chars_per_second, 1))  # fmt: skip
+    return answer(
+        Generated(
+            text=text,
+            seed=generation.seed,
+            notes=list(generation.notes),
+            chars_per_second=round(generation.chars_per_second, 1),
+        )
+    )
 
 
 @router.post("/names", response_model=list[NameOut], summary="Invent dinosaur names: sampled, or the likeliest")
 def names(request: NamesRequest, reg: Annotated[Registry, Depends(registry)]) -> list[NameOut]:
     with service_time():
         found = _names(request, reg)
-    return [NameOut(name=n.name, probability=n.probability, in_training=n.in_training) for n in found]
+    return answer([NameOut(name=n.name, probability=n.probability, in_training=n.in_training) for n in found])
 
 
 def _names(request: NamesRequest, reg: Registry) -> list[textgen.Name]:

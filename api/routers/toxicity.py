@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.common import registry
+from api.common import answer, registry
 from api.timing import service_time
 from services import toxicity
 from services.registry import Registry
@@ -68,11 +68,23 @@ def classify(request: ClassifyRequest, reg: Annotated[Registry, Depends(registry
     if len(request.texts) == 1:
         with service_time():
             one = toxicity.classify(request.texts[0], head=request.head, threshold=request.threshold, registry=reg)
-        scored = Scored(text=one.text, score=round(one.score, 6), toxic=one.toxic, truncated=one.truncated,
-                        probabilities={h: {k: round(v, 6) for k, v in p.items()} for h, p in one.probabilities.items()},
-                        notes=list(one.notes))  # fmt: skip
-        return ClassifyResponse(head=one.head, threshold=one.threshold, encoder="fp32", results=[scored],
-                                ms=round(sum(one.timings_ms.values()), 3))  # fmt: skip
+        scored = Scored(
+            text=one.text,
+            score=round(one.score, 6),
+            toxic=one.toxic,
+            truncated=one.truncated,
+            probabilities={h: {k: round(v, 6) for k, v in p.items()} for h, p in one.probabilities.items()},
+            notes=list(one.notes),
+        )
+        return answer(
+            ClassifyResponse(
+                head=one.head,
+                threshold=one.threshold,
+                encoder="fp32",
+                results=[scored],
+                ms=round(sum(one.timings_ms.values()), 3),
+            )
+        )
     with service_time():
         batch = toxicity.classify_many(request.texts, head=request.head, registry=reg)
     decisions = batch.decisions(request.threshold)
@@ -89,17 +101,28 @@ def classify(request: ClassifyRequest, reg: Annotated[Registry, Depends(registry
         )
         for i, text in enumerate(request.texts)
     ]
-    return ClassifyResponse(head=batch.head, threshold=request.threshold, encoder=batch.precision, results=results,
-                            ms=round(sum(batch.timings_ms.values()), 3))  # fmt: skip
+    return answer(
+        ClassifyResponse(
+            head=batch.head,
+            threshold=request.threshold,
+            encoder=batch.precision,
+            results=results,
+            ms=round(sum(batch.timings_ms.values()), 3),
+        )
+    )
 
 
 @router.post("/explain", response_model=ExplainResponse, summary="How much each word adds to the score")
 def explain(request: ExplainRequest, reg: Annotated[Registry, Depends(registry)]) -> ExplainResponse:
     with service_time():
         result = toxicity.explain(request.text, head=request.head, registry=reg)
-    return ExplainResponse(
-        head=result.head,
-        score=round(result.score, 6),
-        words=[Word(word=w, contribution=round(c, 6)) for w, c in zip(result.words, result.contributions, strict=True)],
-        explained_all=result.explained_all,
+    return answer(
+        ExplainResponse(
+            head=result.head,
+            score=round(result.score, 6),
+            words=[
+                Word(word=w, contribution=round(c, 6)) for w, c in zip(result.words, result.contributions, strict=True)
+            ],
+            explained_all=result.explained_all,
+        )
     )
