@@ -16,7 +16,7 @@ def keys_from_env(env: dict[str, str] | None = None) -> tuple[str, ...]:
     return tuple(k.strip() for k in text.split(",") if k.strip())
 
 
-def check(request: Request) -> None:
+async def check(request: Request) -> None:
     """FastAPI dependency: 401 unless the request carries one of the app's keys (or the app has none)."""
     keys: tuple[str, ...] = request.app.state.api_keys
     if not keys:

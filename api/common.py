@@ -15,8 +15,9 @@ from services.inputs import MAX_IMAGE_BYTES, read_image
 from services.registry import Registry
 
 
-def registry(request: Request) -> Registry:
-    """FastAPI dependency: the app's registry (the process-wide one unless the app was made with another)."""
+async def registry(request: Request) -> Registry:
+    """FastAPI dependency: the app's registry (the process-wide one unless the app was made with another). Async: a
+    sync dependency would cost a round trip to the thread pool on every request."""
     return request.app.state.registry
 
 

@@ -81,21 +81,21 @@ def _events(generation: textgen.Generation) -> Iterator[str]:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 def generate(request: GenerateRequest, reg: Annotated[Registry, Depends(registry)]):
-    generation = textgen.stream(
-        request.prompt,
-        model=request.model,
-        max_new_tokens=request.max_new_tokens,
-        temperature=request.temperature,
-        top_k=request.top_k,
-        top_p=request.top_p,
-        seed=request.seed,
-        registry=reg,
-    )
-    if request.stream:
-        return StreamingResponse(
-            _events(generation), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    with service_time():  # preparing the prompt and writing the text, as textgen.generate does in-process
+        generation = textgen.stream(
+            request.prompt,
+            model=request.model,
+            max_new_tokens=request.max_new_tokens,
+            temperature=request.temperature,
+            top_k=request.top_k,
+            top_p=request.top_p,
+            seed=request.seed,
+            registry=reg,
         )
-    with service_time():
+        if request.stream:
+            return StreamingResponse(
+                _events(generation), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+            )
         text = "".join(generation)
     return answer(
         Generated(
