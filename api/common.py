@@ -14,11 +14,19 @@ from services.errors import InputTooLargeError, InvalidInputError
 from services.inputs import MAX_IMAGE_BYTES, read_image
 from services.registry import Registry
 
+_OVERRIDE: list[Registry] = []
+
+
+def use_registry(reg: Registry) -> None:
+    """Serve every app of this process from `reg` (the Ray Serve ingress: a Registry whose models run in the model
+    deployments; Serve ships the app to its replica by value, so the app's own state cannot be reached there)."""
+    _OVERRIDE[:] = [reg]
+
 
 async def registry(request: Request) -> Registry:
     """FastAPI dependency: the app's registry (the process-wide one unless the app was made with another). Async: a
     sync dependency would cost a round trip to the thread pool on every request."""
-    return request.app.state.registry
+    return _OVERRIDE[0] if _OVERRIDE else request.app.state.registry
 
 
 def read_upload(file: UploadFile | None, max_bytes: int, what: str = "file") -> bytes:

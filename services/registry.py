@@ -125,9 +125,16 @@ def rebuild_command(key: str) -> str:
 class Registry:
     """Reads models/manifest.json and serves verified models, own and third-party, one session each."""
 
-    def __init__(self, models_dir: Path, providers: Sequence[str]) -> None:
+    def __init__(self, models_dir: Path, providers: Sequence[str], remote: Any = None) -> None:
+        """remote: the URL of a KServe v2 server, or a services.remote.Transport, that runs the models (remote
+        mode: the manifest and sidecars stay local); None runs them in-process."""
         self.models_dir = Path(models_dir)
         self.requested = tuple(providers)
+        if isinstance(remote, str):
+            from services.remote import HttpTransport
+
+            remote = HttpTransport(remote)
+        self.remote = remote
         self._lock = threading.Lock()
         self._manifest_lock = threading.Lock()
         self._sessions: dict[str, LoadedModel] = {}
@@ -308,6 +315,14 @@ class Registry:
         if not threads.isdigit():
             raise ModelUnavailableError(f"{key}: intra_op_threads {threads!r} is not a number; rebuild it.")
         path = self.path(key)
+        if self.remote is not None:  # remote mode: the manifest and sidecars stay local, the runs go to the server
+            from services.remote import RemoteSession
+
+            start = time.perf_counter()
+            remote = RemoteSession(self.remote, key)
+            _check_metadata(key, entry, remote)
+            load_ms = (time.perf_counter() - start) * 1000
+            return LoadedModel(key, entry, remote, tuple(remote.get_providers()), load_ms, path, entry["sha256"])
         arena = entry.get("metadata", {}).get("memory_arena") == "1"
         session, load_ms = open_session(
             path, self.requested, threads=int(threads), arena=arena, fix=f"rebuild with `{rebuild_command(key)}`"
@@ -373,11 +388,11 @@ def _check_metadata(key: str, entry: Mapping[str, Any], session: ort.InferenceSe
 
 
 @functools.lru_cache(maxsize=8)
-def _registry_for(models_dir: Path, providers: tuple[str, ...]) -> Registry:
-    return Registry(models_dir, providers)
+def _registry_for(models_dir: Path, providers: tuple[str, ...], inference_url: str | None = None) -> Registry:
+    return Registry(models_dir, providers, inference_url)
 
 
 def default_registry() -> Registry:
     """The process-wide registry for the current settings (a new one if the settings change)."""
     settings = load_settings()
-    return _registry_for(settings.models_dir, settings.providers)
+    return _registry_for(settings.models_dir, settings.providers, settings.inference_url)

@@ -34,6 +34,8 @@ class Settings:
         or ~/.cache/ml-demo-portal).
     PORTAL_API_URL: where the HTTP API (`make api`) answers, for the pages' "Use via API" snippets
         (default: http://127.0.0.1:8000).
+    PORTAL_INFERENCE_URL: a KServe v2 inference server (e.g. `make serve`) that runs the models instead of
+        onnxruntime in this process (default: unset, in-process).
     """
 
     models_dir: Path
@@ -42,6 +44,7 @@ class Settings:
     weights_dir: Path = ROOT.parent / "shared" / "weights"
     cache_dir: Path = Path.home() / ".cache" / "ml-demo-portal"
     api_url: str = DEFAULT_API_URL
+    inference_url: str | None = None
 
 
 def parse_providers(text: str | None) -> tuple[str, ...]:
@@ -64,4 +67,5 @@ def load_settings() -> Settings:
             env.get("PORTAL_CACHE_DIR") or Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ml-demo-portal"
         ),
         api_url=(env.get("PORTAL_API_URL") or DEFAULT_API_URL).rstrip("/"),
+        inference_url=(env.get("PORTAL_INFERENCE_URL") or "").rstrip("/") or None,
     )
