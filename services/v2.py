@@ -27,15 +27,18 @@ DATATYPES: dict[str, np.dtype] = {
     "FP32": np.dtype(np.float32),
     "FP64": np.dtype(np.float64),
 }
+BYTES = "BYTES"  # strings: JSON lists of text, or in binary each element's 4-byte little-endian length then its UTF-8
 ONNX_TYPES = {  # onnxruntime's type strings -> v2 datatypes
     "tensor(bool)": "BOOL", "tensor(uint8)": "UINT8", "tensor(int8)": "INT8", "tensor(int16)": "INT16",
     "tensor(int32)": "INT32", "tensor(int64)": "INT64", "tensor(float16)": "FP16", "tensor(float)": "FP32",
-    "tensor(double)": "FP64",
+    "tensor(double)": "FP64", "tensor(string)": BYTES,
 }  # fmt: skip
 MAX_ELEMENTS = 50_000_000  # refuse absurd shapes before allocating
 
 
 def datatype_of(array: np.ndarray) -> str:
+    if array.dtype.kind in "OUS":
+        return BYTES
     for name, dtype in DATATYPES.items():
         if array.dtype == dtype:
             return name
@@ -60,8 +63,48 @@ def spec_from_ort(node: Any) -> TensorSpec:
     return TensorSpec(node.name, ONNX_TYPES.get(node.type, node.type), shape)
 
 
+def _strings(name: str, count: int, data: Any = None, raw: bytes | None = None) -> np.ndarray:
+    """A BYTES tensor's elements as an object array of str."""
+    if raw is not None:
+        items, offset = [], 0
+        while offset < len(raw):
+            if offset + 4 > len(raw):
+                raise InvalidInputError(f"tensor {name!r}: a BYTES element's length runs past its data.")
+            size = int.from_bytes(raw[offset : offset + 4], "little")
+            items.append(raw[offset + 4 : offset + 4 + size])
+            offset += 4 + size
+            if offset > len(raw):
+                raise InvalidInputError(f"tensor {name!r}: a BYTES element runs past its data.")
+        try:
+            values = [item.decode("utf-8") for item in items]
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"tensor {name!r}: BYTES elements must be UTF-8 text.") from None
+    else:
+        flat = np.asarray(data, dtype=object).reshape(-1) if isinstance(data, list) else None
+        if flat is None or not all(isinstance(v, str) for v in flat):
+            raise InvalidInputError(f"tensor {name!r}: BYTES data must be a list of strings.")
+        values = list(flat)
+    if len(values) != count:
+        raise InvalidInputError(f"tensor {name!r}: {len(values)} strings for {count} elements.")
+    return np.array(values, dtype=object)
+
+
+def _string_blob(array: np.ndarray) -> bytes:
+    parts = []
+    for value in array.reshape(-1):
+        data = value if isinstance(value, bytes) else str(value).encode("utf-8")
+        parts.append(len(data).to_bytes(4, "little") + data)
+    return b"".join(parts)
+
+
+def _blob(array: np.ndarray) -> bytes:
+    if datatype_of(array) == BYTES:
+        return _string_blob(array)
+    return array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+
+
 def _array(name: str, datatype: str, shape: Sequence[Any], data: Any = None, raw: bytes | None = None) -> np.ndarray:
-    if datatype not in DATATYPES:
+    if datatype != BYTES and datatype not in DATATYPES:
         raise InvalidInputError(f"tensor {name!r}: datatype {datatype!r} is not one of {', '.join(DATATYPES)}.")
     if not isinstance(shape, list | tuple) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
                                                       for d in shape):  # fmt: skip
@@ -69,6 +112,8 @@ def _array(name: str, datatype: str, shape: Sequence[Any], data: Any = None, raw
     count = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if count > MAX_ELEMENTS:
         raise InvalidInputError(f"tensor {name!r}: {count:,} elements; at most {MAX_ELEMENTS:,}.")
+    if datatype == BYTES:
+        return _strings(name, count, data, raw).reshape(shape)
     dtype = DATATYPES[datatype]
     if raw is not None:
         if len(raw) != count * dtype.itemsize:
@@ -84,6 +129,8 @@ def _array(name: str, datatype: str, shape: Sequence[Any], data: Any = None, raw
 
 
 def _json_values(array: np.ndarray) -> list[Any]:
+    if datatype_of(array) == BYTES:
+        return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in array.reshape(-1)]
     return array.reshape(-1).tolist()
 
 
@@ -98,10 +145,10 @@ def encode_request(
                                                          for o in outputs]}  # fmt: skip
     blobs = []
     for name, value in feeds.items():
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value)
         item = {"name": name, "shape": list(array.shape), "datatype": datatype_of(array)}
         if binary:
-            blob = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+            blob = _blob(array)
             item["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
@@ -165,10 +212,10 @@ def encode_response(model: str, version: str, outputs: Mapping[str, np.ndarray],
     header: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": []}
     blobs = []
     for name, value in outputs.items():
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value)
         item = {"name": name, "shape": list(array.shape), "datatype": datatype_of(array)}
         if binary:
-            blob = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+            blob = _blob(array)
             item["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
