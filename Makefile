@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 API_PORT ?= 8000
 
-.PHONY: run api test lint browser train thumbnails bench clean
+.PHONY: run api serve serve-stop test lint browser train thumbnails bench clean
 
 run: $(VENV)/.runtime
 	$(BIN)/streamlit run Home.py --server.port $(PORT)
@@ -13,6 +13,20 @@ run: $(VENV)/.runtime
 # The HTTP API on http://127.0.0.1:$(API_PORT) (docs at /docs); set PORTAL_API_KEYS before exposing it.
 api: $(VENV)/.runtime
 	$(BIN)/python -m api --port $(API_PORT)
+
+# The models on a local Ray Serve (bounded CPUs and object store): the HTTP API's routes and KServe v2 at
+# http://127.0.0.1:$(SERVE_PORT); point a portal at it with PORTAL_INFERENCE_URL. `make serve-stop` ends it.
+SERVE_PORT ?= 8100
+SERVE_CPUS ?= 2
+$(VENV)/.serve: requirements-serve.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q -r requirements-serve.txt
+	touch $@
+
+serve: $(VENV)/.serve
+	$(BIN)/python -m serving start --port $(SERVE_PORT) --cpus $(SERVE_CPUS)
+
+serve-stop: $(VENV)/.serve
+	$(BIN)/python -m serving stop
 
 test: $(VENV)/.dev browser
 	$(BIN)/ruff check .
@@ -28,10 +42,10 @@ $(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt requirements-nodeps.txt | $(VENV)/bin/python
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-serve.txt requirements-dev.txt requirements-nodeps.txt | $(VENV)/bin/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
-	touch $@ $(VENV)/.runtime
+	touch $@ $(VENV)/.runtime $(VENV)/.serve
 
 # Debian's Chromium for the browser test (never a browser downloaded by Playwright).
 browser:
