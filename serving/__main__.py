@@ -1,6 +1,6 @@
 """`python -m serving start|stop`: the portal's models on a local Ray Serve, and ending it (`make serve`,
-`make serve-stop`). `start --address ADDR` deploys onto an existing cluster (`ray start --address` on each node)
-instead of starting a local one."""
+`make serve-stop`); `start --address ADDR` deploys onto an existing cluster (`ray start --address` on each node)
+instead of starting a local one. `python -m serving triton --out DIR`: a Triton model repository (serving/triton.py)."""
 
 from __future__ import annotations
 
@@ -62,9 +62,22 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--cpus", type=int, default=2, help="CPUs the local Ray may use")
     up.add_argument("--address", help="an existing cluster's address (ray start --address on each node)")
     commands.add_parser("stop", help="end Ray Serve and the local Ray")
+    triton = commands.add_parser("triton", help="write a Triton model repository for every model")
+    triton.add_argument("--out", type=Path, default=Path("build/triton"), help="the repository folder")
+    triton.add_argument("--copy", action="store_true", help="copy the ONNX files instead of linking them")
     args = parser.parse_args(argv)
     if args.command == "start":
         start(args.port, args.cpus, args.address)
+    elif args.command == "triton":
+        from services.registry import Registry
+        from services.settings import load_settings, parse_providers
+        from serving.triton import write_repository
+        from serving.v2_server import served_keys
+
+        settings = load_settings()
+        written = write_repository(Registry(settings.models_dir, parse_providers("cpu")), list(served_keys()), args.out,
+                                   copy=args.copy)  # fmt: skip
+        print(f"{len(written)} models in {args.out} ({sum(c.batching for c in written)} with dynamic batching)")
     else:
         stop()
     return 0

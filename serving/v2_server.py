@@ -2,7 +2,6 @@
 the Ray Serve ingress's host that asks the model deployments. Errors are v2's `{"error": "..."}`: 400 for a bad
 request, 404 for an unknown model, 503 for a model that cannot load."""
 
-
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
