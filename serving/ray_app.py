@@ -9,6 +9,7 @@ cluster has one (onnxruntime's CUDA provider then runs the models)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,10 +35,49 @@ class GroupSettings:
     target_ongoing_requests: float = 2.0
     num_cpus: float = 0.5
     num_gpus: float = 0.0
+    batching: bool = True  # requests for BATCHED models are run together (serve.batch)
 
 
 GROUPS: dict[str, GroupSettings] = {demo.slug: GroupSettings() for demo in DEMOS}
 KEYS: dict[str, str] = {key: demo.slug for demo in DEMOS for key in demo.model_keys}  # model key -> its group
+# Models whose concurrent requests are run as one: their tensors' first axis is the batch, and the rest can be
+# padded with zeros to the longest (token ids with their attention mask: a pad id of 0 is what the service uses).
+BATCHED = {"toxicity/encoder", "toxicity/encoder_int8", "toxicity/heads"}
+MAX_BATCH = 16
+BATCH_WAIT_S = 0.004
+
+
+def _pad_concat(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack arrays along axis 0, zero-padding every other axis to the largest."""
+    shape = [sum(a.shape[0] for a in arrays), *np.max([a.shape[1:] for a in arrays], axis=0)]
+    out = np.zeros(shape, dtype=arrays[0].dtype)
+    row = 0
+    for array in arrays:
+        out[(slice(row, row + array.shape[0]), *(slice(0, d) for d in array.shape[1:]))] = array
+        row += array.shape[0]
+    return out
+
+
+def run_batched(registry: Registry, calls: Sequence[tuple[str, Mapping[str, np.ndarray], Sequence[str]]]) -> list:
+    """Run calls of the same model together: their inputs stacked (padded), one run, the outputs split by rows."""
+    results: list[Any] = [None] * len(calls)
+    by_key: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    for index, (key, feeds, outputs) in enumerate(calls):
+        by_key.setdefault((key, (*sorted(feeds), "|", *outputs)), []).append(index)
+    for (key, _), indexes in by_key.items():
+        if len(indexes) == 1:
+            i = indexes[0]
+            results[i] = run_model(registry, *calls[i])
+            continue
+        names = list(calls[indexes[0]][1])
+        stacked = {name: _pad_concat([calls[i][1][name] for i in indexes]) for name in names}
+        merged = run_model(registry, key, stacked, calls[indexes[0]][2])
+        row = 0
+        for i in indexes:
+            rows = next(iter(calls[i][1].values())).shape[0]
+            results[i] = {name: value[row : row + rows] for name, value in merged.items()}
+            row += rows
+    return results
 
 
 def _registry() -> Registry:
@@ -49,8 +89,9 @@ def _registry() -> Registry:
 class ModelGroup:
     """A demo's models, verified and loaded at start; runs them for the ingress."""
 
-    def __init__(self, slug: str) -> None:
-        self.slug = slug
+    def __init__(self, slug: str, batching: bool = True) -> None:
+        self.slug, self.batching = slug, batching
+        self.batch_sizes: list[int] = []
         self.registry = _registry()
         self.keys = next(d.model_keys for d in DEMOS if d.slug == slug)
         for key in self.keys:  # fail the replica's start, not a later request, when a model is broken
@@ -59,8 +100,24 @@ class ModelGroup:
     def metadata(self, key: str) -> dict[str, Any]:
         return metadata_of(self.registry, key)
 
-    def infer(self, key: str, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> dict[str, np.ndarray]:
-        return run_model(self.registry, key, feeds, outputs)
+    async def infer(self, key: str, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> dict:
+        if self.batching and key in BATCHED:
+            return await self._batched((key, dict(feeds), list(outputs)))
+        return await asyncio.to_thread(run_model, self.registry, key, feeds, outputs)
+
+    @serve.batch(max_batch_size=MAX_BATCH, batch_wait_timeout_s=BATCH_WAIT_S)
+    async def _batched(self, calls: list[tuple[str, dict, list]]) -> list[dict]:
+        self.batch_sizes.append(len(calls))
+        return await asyncio.to_thread(run_batched, self.registry, calls)
+
+    def stats(self) -> dict[str, Any]:
+        """Batch sizes seen so far (tests and the serving benchmark read it)."""
+        sizes = self.batch_sizes[-1000:]
+        return {
+            "batches": len(sizes),
+            "max_batch": max(sizes, default=0),
+            "mean_batch": float(np.mean(sizes)) if sizes else 0.0,
+        }
 
     def check_health(self) -> None:
         for key in self.keys:
@@ -120,7 +177,7 @@ def build(groups: Mapping[str, GroupSettings] = GROUPS):
                 "target_ongoing_requests": s.target_ongoing_requests,
             },
             ray_actor_options={"num_cpus": s.num_cpus, "num_gpus": s.num_gpus},
-        ).bind(slug)
+        ).bind(slug, s.batching)
     return Ingress.options(ray_actor_options={"num_cpus": 0.25}).bind(**handles)
 
 

@@ -95,3 +95,39 @@ def test_a_page_runs_with_its_models_on_the_cluster(cluster: str, monkeypatch: p
     assert not at.exception
     assert any("Toxic" in e.value for e in at.error)
     assert any("remote CPUExecutionProvider" in c.value for c in at.caption)
+
+
+def test_batched_runs_equal_separate_runs(committed_registry: Registry) -> None:
+    """Token ids of different lengths, padded to the longest and run as one: each row's embedding is its own."""
+    from serving.ray_app import run_batched
+
+    rng = np.random.default_rng(0)
+    calls = []
+    for length in (5, 17, 9):
+        ids = rng.integers(1000, 20000, size=(1, length)).astype(np.int64)
+        ids[0, 0] = 101
+        calls.append(("toxicity/encoder", {"input_ids": ids, "attention_mask": np.ones_like(ids)}, []))
+    calls.append(("toxicity/heads", {"embedding": rng.normal(size=(2, 384)).astype(np.float32)}, []))
+    together = run_batched(committed_registry, calls)
+    for call, result in zip(calls, together, strict=True):
+        alone = committed_registry.load(call[0]).run(call[1])
+        assert set(result) == set(alone)
+        assert all(np.abs(result[k] - alone[k]).max() <= 1e-4 for k in alone)
+
+
+def test_concurrent_requests_are_batched_with_the_same_answers(cluster: str, committed_registry: Registry) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ray import serve
+
+    from services import toxicity
+
+    texts = [f"comment number {i}: {'you idiot' if i % 3 == 0 else 'thanks a lot'}" for i in range(24)]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda t: requests.post(f"{cluster}/v1/toxicity/classify", json={"texts": [t]},
+                                                        timeout=120).json(), texts))  # fmt: skip
+    for text, answer in zip(texts, answers, strict=True):
+        local = toxicity.classify(text, registry=committed_registry).score
+        assert abs(answer["results"][0]["score"] - local) <= 1e-4
+    stats = serve.get_deployment_handle("models_toxicity", app_name="default").stats.remote().result()
+    assert stats["max_batch"] > 1, stats
