@@ -33,7 +33,7 @@ class GroupSettings:
     min_replicas: int = 1
     max_replicas: int = 2
     target_ongoing_requests: float = 2.0
-    num_cpus: float = 0.5
+    num_cpus: float = 0.2  # a scheduling share: 7 groups + the ingress fit 2 CPUs with room for one more replica
     num_gpus: float = 0.0
     batching: bool = True  # requests for BATCHED models are run together (serve.batch)
 
@@ -178,7 +178,7 @@ def build(groups: Mapping[str, GroupSettings] = GROUPS):
             },
             ray_actor_options={"num_cpus": s.num_cpus, "num_gpus": s.num_gpus},
         ).bind(slug, s.batching)
-    return Ingress.options(ray_actor_options={"num_cpus": 0.25}).bind(**handles)
+    return Ingress.options(ray_actor_options={"num_cpus": 0.2}).bind(**handles)
 
 
 app = build() if os.environ.get("PORTAL_SERVE_NO_BUILD") != "1" else None
