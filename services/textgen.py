@@ -66,7 +66,7 @@ def name_hash(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
-_CACHE: dict[tuple[str, str], CharModel] = {}
+_CACHE: dict[tuple[str, str, int], CharModel] = {}
 
 
 def load(model: str = "shakespeare", registry: Registry | None = None) -> CharModel:
@@ -81,7 +81,9 @@ def load(model: str = "shakespeare", registry: Registry | None = None) -> CharMo
     registry = registry or default_registry()
     key = MODELS[model]
     loaded = registry.load(key)
-    cache_key = (str(registry.models_dir), loaded.entry["sha256"])
+    # keyed by the loaded model itself (the cached CharModel keeps it alive, so its id stays unique): another
+    # registry (another folder, or remote mode) or a re-created session never gets another's cached model
+    cache_key = (str(registry.models_dir), loaded.entry["sha256"], id(loaded))
     if cache_key not in _CACHE:
         vocabulary = registry.sidecar(key, "vocabulary")
         shape = loaded.session.get_inputs()[1].shape

@@ -118,7 +118,7 @@ class Models:
         return self.encoder_model.provider
 
 
-_CACHE: dict[tuple[str, str, str], Models] = {}
+_CACHE: dict[tuple[str, str, str, int, int], Models] = {}
 
 
 def normalise(text: str) -> str:
@@ -138,7 +138,9 @@ def load(registry: Registry | None = None) -> Models:
     """
     registry = registry or default_registry()
     encoder, heads = registry.load(ENCODER_KEY), registry.load(HEADS_KEY)
-    key = (str(registry.models_dir), encoder.entry["sha256"], heads.entry["sha256"])
+    # keyed by the loaded models themselves (the cached Models keeps them alive, so their ids stay unique): another
+    # registry (another folder, or remote mode) never gets another's sessions
+    key = (str(registry.models_dir), encoder.entry["sha256"], heads.entry["sha256"], id(encoder), id(heads))
     if key not in _CACHE:
         if heads.entry["metadata"].get("encoder_sha256") != encoder.entry["sha256"]:
             raise ModelUnavailableError(

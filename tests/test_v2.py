@@ -137,3 +137,14 @@ def test_remote_mode_says_how_to_fix_an_unreachable_server(tmp_path: Path) -> No
         remote.load("housing/price")
     with pytest.raises(ModelUnavailableError, match="not an http"):
         HttpTransport("ftp://x")
+
+
+def test_services_never_reuse_another_registrys_models(client: TestClient, committed_registry: Registry) -> None:
+    """Loaded locally first, then through a remote registry in the same process: the remote one's own sessions."""
+    from services import textgen
+
+    assert toxicity.load(committed_registry).encoder_model.provider == "CPUExecutionProvider"
+    assert textgen.load("dinosaurs", committed_registry).loaded.provider == "CPUExecutionProvider"
+    remote = Registry(ROOT / "models", parse_providers("cpu"), remote=ClientTransport(client))
+    assert toxicity.load(remote).encoder_model.provider == "remote CPUExecutionProvider"
+    assert textgen.load("dinosaurs", remote).loaded.provider == "remote CPUExecutionProvider"
