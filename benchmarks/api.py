@@ -18,7 +18,6 @@ import contextlib
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import Row, print_table
+from benchmarks.portal import free_port
 from services import books, detection, housing, segmentation, style, textgen, toxicity
 from services.inputs import read_image
 from services.registry import Registry
@@ -122,16 +122,10 @@ def cases(reg: Registry) -> list[Case]:
     ]  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def api_server(env: dict[str, str]) -> Iterator[int]:
     """`python -m api` on a free port until healthy; always stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen([sys.executable, "-m", "api", "--port", str(port)], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)  # fmt: skip

@@ -188,7 +188,8 @@ def _wait_quiet(pid: int) -> float:
 # ---- servers -----------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -197,7 +198,7 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def serve(name: str, script: str, log_dir: Path, env: dict[str, str]) -> Iterator[Server]:
     """`streamlit run <script>` on a free port, healthy within HEALTH_TIMEOUT_S; always terminated afterwards."""
-    port = _free_port()
+    port = free_port()
     log = log_dir / f"{name}.log"
     command = [
         sys.executable,

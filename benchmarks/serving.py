@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from benchmarks.api import api_server
 from benchmarks.common import Row, print_table
+from benchmarks.portal import free_port
 from services.settings import ROOT
 
 USERS = (1, 8, 32)
@@ -63,12 +63,6 @@ def locust(host: str, route: str, users: int, seconds: float) -> Load:
                 number(row["95%"]), number(row["99%"]))  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def ray_serve(*, batching: bool, toxicity_replicas: int = 1) -> Iterator[str]:
     """A local Ray (2 CPUs) with the application; its URL."""
@@ -78,7 +72,7 @@ def ray_serve(*, batching: bool, toxicity_replicas: int = 1) -> Iterator[str]:
     os.environ["PORTAL_PROVIDERS"] = "cpu"
     ray.init(num_cpus=2, object_store_memory=200 * 2**20, include_dashboard=False, log_to_driver=False)
     try:
-        port = _free_port()
+        port = free_port()
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         from serving.ray_app import GROUPS, GroupSettings, build
 

@@ -137,14 +137,12 @@ def _json_values(array: np.ndarray) -> list[Any]:
 # ---- requests ---------------------------------------------------------------------------------------------------
 
 
-def encode_request(
-    feeds: Mapping[str, np.ndarray], outputs: Sequence[str] = (), *, binary: bool = True
-) -> tuple[bytes, dict[str, str]]:
-    """An infer request body and its headers; binary: the tensor extension for inputs and outputs."""
-    header: dict[str, Any] = {"inputs": [], "outputs": [{"name": o, "parameters": {"binary_data": binary}}
-                                                         for o in outputs]}  # fmt: skip
+def _pack(header: dict[str, Any], field: str, tensors: Mapping[str, np.ndarray], binary: bool) -> tuple[bytes, dict]:
+    """header[field] = the tensors' descriptions (with their data in JSON, or their sizes for the binary extension);
+    the body (JSON header, then the blobs) and its headers."""
     blobs = []
-    for name, value in feeds.items():
+    header[field] = []
+    for name, value in tensors.items():
         array = np.asarray(value)
         item = {"name": name, "shape": list(array.shape), "datatype": datatype_of(array)}
         if binary:
@@ -153,11 +151,19 @@ def encode_request(
             blobs.append(blob)
         else:
             item["data"] = _json_values(array)
-        header["inputs"].append(item)
-    if not binary:
-        return json.dumps(header).encode(), {"Content-Type": "application/json"}
+        header[field].append(item)
     head = json.dumps(header).encode()
+    if not binary:
+        return head, {"Content-Type": "application/json"}
     return head + b"".join(blobs), {"Content-Type": BINARY_CONTENT_TYPE, HEADER_LENGTH: str(len(head))}
+
+
+def encode_request(
+    feeds: Mapping[str, np.ndarray], outputs: Sequence[str] = (), *, binary: bool = True
+) -> tuple[bytes, dict[str, str]]:
+    """An infer request body and its headers; binary: the tensor extension for inputs and outputs."""
+    header: dict[str, Any] = {"outputs": [{"name": o, "parameters": {"binary_data": binary}} for o in outputs]}
+    return _pack(header, "inputs", feeds, binary)
 
 
 def _split(body: bytes, header_length: str | None) -> tuple[dict[str, Any], bytes]:
@@ -209,22 +215,7 @@ def decode_request(body: bytes, header_length: str | None) -> tuple[dict[str, np
 
 
 def encode_response(model: str, version: str, outputs: Mapping[str, np.ndarray], *, binary: bool) -> tuple[bytes, dict]:
-    header: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": []}
-    blobs = []
-    for name, value in outputs.items():
-        array = np.asarray(value)
-        item = {"name": name, "shape": list(array.shape), "datatype": datatype_of(array)}
-        if binary:
-            blob = _blob(array)
-            item["parameters"] = {"binary_data_size": len(blob)}
-            blobs.append(blob)
-        else:
-            item["data"] = _json_values(array)
-        header["outputs"].append(item)
-    head = json.dumps(header).encode()
-    if not binary:
-        return head, {"Content-Type": "application/json"}
-    return head + b"".join(blobs), {"Content-Type": BINARY_CONTENT_TYPE, HEADER_LENGTH: str(len(head))}
+    return _pack({"model_name": model, "model_version": version}, "outputs", outputs, binary)
 
 
 def decode_response(body: bytes, header_length: str | None) -> dict[str, np.ndarray]:

@@ -10,7 +10,6 @@ cluster has one (onnxruntime's CUDA provider then runs the models)."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -148,7 +147,7 @@ class HandleHost:
         return self._handle(key).infer.remote(key, dict(feeds), list(outputs)).result()
 
 
-ingress_app = create_app(Registry(load_settings().models_dir, load_settings().providers), api_keys=None)
+ingress_app = create_app(_registry(), api_keys=None)  # the replica swaps in a remote-mode registry at start
 ingress_app.include_router(v2_router(current_host))
 
 
@@ -181,4 +180,4 @@ def build(groups: Mapping[str, GroupSettings] = GROUPS):
     return Ingress.options(ray_actor_options={"num_cpus": 0.2}).bind(**handles)
 
 
-app = build() if os.environ.get("PORTAL_SERVE_NO_BUILD") != "1" else None
+app = build()

@@ -5,49 +5,24 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
+from benchmarks.api import api_server
 from services.samples import SAMPLES_DIR
-from services.settings import ROOT
 
 KEY = "server-test-key-42"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("api") / "api.log"
+def server() -> Iterator[str]:
+    """`python -m api` with a key, on a free port (the API benchmark's server start)."""
     env = {**os.environ, "PORTAL_PROVIDERS": "cpu", "PORTAL_API_KEYS": KEY}
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "api", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, Path(log).read_text()[-2000:]
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with api_server(env) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -7,14 +7,13 @@ import base64
 import http.server
 import io
 import os
-import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
 from PIL import Image
 
-from benchmarks.portal import CHROMIUM_FLAGS, PAGE_DONE_JS, serve
+from benchmarks.portal import CHROMIUM_FLAGS, PAGE_DONE_JS, free_port, serve
 from services.books import OPEN_LIBRARY_COVER_URL, Book
 from tests.helpers import require_browser
 from ui.covers import _card
@@ -49,9 +48,7 @@ class _Covers(http.server.BaseHTTPRequestHandler):
 
 
 def _dead_base() -> str:
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"  # a port that was free a moment ago: nothing listens there
 
 
 @pytest.fixture(scope="module")

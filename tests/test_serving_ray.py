@@ -5,7 +5,6 @@ model's tensors over HTTP with the in-process answer, and a page runs with its m
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import numpy as np
@@ -13,6 +12,7 @@ import pandas as pd
 import pytest
 import requests
 
+from benchmarks.portal import free_port
 from services import housing, v2
 from services.registry import Registry
 from services.remote import HttpTransport
@@ -24,19 +24,13 @@ pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="Ray Serve is in requirements-serve.txt (the dev set installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
     from ray import serve
 
     os.environ["PORTAL_PROVIDERS"] = "cpu"
     ray.init(num_cpus=2, object_store_memory=150 * 2**20, include_dashboard=False, log_to_driver=False)
-    port = _free_port()
+    port = free_port()
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         from serving.ray_app import GROUPS, GroupSettings, build
