@@ -19,6 +19,7 @@ from services.registry import Registry, default_registry
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # above the largest upload cap (20 MB images) plus form overhead
 ROUTERS = (housing, books, toxicity, textgen, style, detection, segmentation)
+ROUTER_OF = {module.__name__.rsplit(".", 1)[-1]: module for module in ROUTERS}  # demo slug -> its router's module
 
 
 class ModelOut(BaseModel):
@@ -33,9 +34,14 @@ class ModelOut(BaseModel):
 
 
 def create_app(
-    reg: Registry | None = None, *, api_keys: tuple[str, ...] | None = None, cors_origins: tuple[str, ...] = ()
+    reg: Registry | None = None,
+    *,
+    api_keys: tuple[str, ...] | None = None,
+    cors_origins: tuple[str, ...] = (),
+    demos: tuple[str, ...] | None = None,
 ) -> FastAPI:
-    """The API over `reg` (default: the process-wide registry of the settings). api_keys None: PORTAL_API_KEYS."""
+    """The API over `reg` (default: the process-wide registry of the settings). api_keys None: PORTAL_API_KEYS.
+    demos: the slugs whose routes it serves (default every demo; a Ray Serve model group serves its own)."""
     app = FastAPI(
         title="ML demo portal API",
         version="1",
@@ -51,7 +57,7 @@ def create_app(
     app.add_middleware(TimingAndCap, max_body_bytes=MAX_BODY_BYTES)
 
     protected = [Depends(auth.check)]
-    for module in ROUTERS:
+    for module in ROUTERS if demos is None else [ROUTER_OF[slug] for slug in demos]:
         app.include_router(module.router, dependencies=protected)
 
     @app.get("/healthz", tags=["health"], summary="The process answers")

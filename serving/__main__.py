@@ -34,9 +34,9 @@ def start(port: int, cpus: int, address: str | None) -> None:
     # a joined cluster serves its nodes, so it listens on every interface (put it behind the API keys or a proxy)
     host = "127.0.0.1" if address is None else "0.0.0.0"  # noqa: S104
     serve.start(http_options={"host": host, "port": port})
-    from serving.ray_app import build
+    from serving.ray_app import run
 
-    serve.run(build(), blocking=False)
+    run()
     print(f"Ray Serve is up: HTTP API and KServe v2 at http://127.0.0.1:{port} (docs at /docs).")
     print(f"Point a portal at it: PORTAL_INFERENCE_URL=http://127.0.0.1:{port} make run; stop: make serve-stop")
 

@@ -1,11 +1,12 @@
-"""The portal's inference on Ray Serve: one deployment per model group (a demo's models, each with its onnxruntime
-sessions), and an ingress that speaks KServe v2 for every model and serves every route of the HTTP API (`make
-api`), its services running the models through the model deployments.
+"""The portal's inference on Ray Serve: an application per demo, whose one deployment holds the demo's models (its
+onnxruntime sessions) and serves the demo's routes of the HTTP API (`make api`) itself, so a request costs one hop
+(Serve's proxy -> the replica with the models); and a root application whose ingress serves the rest of the API
+(health, model list, docs) and KServe v2 for every model, asking the demos' deployments through handles.
 
-`serve run serving.ray_app:app` (or `make serve`) starts it on a local Ray; the same application runs on a
-multi-node cluster (`ray start --address`) or under KubeRay's RayService. Settings per deployment are in GROUPS:
-replicas autoscale between min and max on ongoing requests per replica; `num_gpus` asks for a GPU where the
-cluster has one (onnxruntime's CUDA provider then runs the models)."""
+`python -m serving start` (`make serve`) deploys them on a local Ray; the same applications run on a multi-node
+cluster (`ray start --address`) or under KubeRay's RayService (serving/kuberay-rayservice.yaml). Settings per
+demo are in GROUPS: replicas autoscale between min and max on ongoing requests per replica; `num_gpus` asks for a
+GPU where the cluster has one (onnxruntime's CUDA provider then runs the models)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from ray import serve
+from ray.serve.api import RunTarget
 from ray.serve.handle import DeploymentHandle
 
 from api.app import create_app
@@ -35,6 +37,7 @@ class GroupSettings:
     num_cpus: float = 0.2  # a scheduling share: 7 groups + the ingress fit 2 CPUs with room for one more replica
     num_gpus: float = 0.0
     batching: bool = True  # requests for BATCHED models are run together (serve.batch)
+    max_ongoing_requests: int = 32  # per replica: requests queue in the replica (where they can be batched)
 
 
 GROUPS: dict[str, GroupSettings] = {demo.slug: GroupSettings() for demo in DEMOS}
@@ -79,14 +82,50 @@ def run_batched(registry: Registry, calls: Sequence[tuple[str, Mapping[str, np.n
     return results
 
 
+class FullPath:
+    """ASGI middleware for an application under a route prefix: Serve passes the prefix as root_path, which routing
+    strips from the path; the demo's routes are written whole (/v1/<slug>/...), so they get the whole path back."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket") and scope.get("root_path"):
+            scope = {**scope, "root_path": ""}
+        await self.app(scope, receive, send)
+
+
 def _registry() -> Registry:
     settings = load_settings()
     return Registry(settings.models_dir, settings.providers)
 
 
-@serve.deployment(health_check_period_s=10, health_check_timeout_s=30)
+class ReplicaHost:
+    """A model group replica's models, for its own routes: they run in the replica; a BATCHED model's call joins
+    the replica's serve.batch queue (from the route's worker thread, on the replica's event loop)."""
+
+    where = "this Ray Serve replica"
+
+    def __init__(self, group: ModelGroup) -> None:
+        self.group = group
+
+    def keys(self) -> Sequence[str]:
+        return self.group.keys
+
+    def metadata(self, key: str) -> dict[str, Any]:
+        return self.group.metadata(key)
+
+    def infer(self, key: str, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> dict[str, np.ndarray]:
+        group = self.group
+        if group.batching and key in BATCHED and group.loop is not None:
+            call = (key, dict(feeds), list(outputs))
+            return asyncio.run_coroutine_threadsafe(group._batched(call), group.loop).result()
+        return run_model(group.registry, key, feeds, outputs)
+
+
 class ModelGroup:
-    """A demo's models, verified and loaded at start; runs them for the ingress."""
+    """A demo's models, verified and loaded at start. Serves the demo's API routes (as its application's ingress,
+    see group_deployment) and runs single models for the root ingress's v2 routes (handle calls)."""
 
     def __init__(self, slug: str, batching: bool = True) -> None:
         self.slug, self.batching = slug, batching
@@ -95,6 +134,13 @@ class ModelGroup:
         self.keys = next(d.model_keys for d in DEMOS if d.slug == slug)
         for key in self.keys:  # fail the replica's start, not a later request, when a model is broken
             self.registry.load(key)
+        try:  # Serve builds the replica on the event loop its requests run on
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = None
+        settings = load_settings()
+        # the demo's routes run their services here, with the models of this replica (BATCHED ones batched)
+        use_registry(Registry(settings.models_dir, settings.providers, remote=ReplicaHost(self)))
 
     def metadata(self, key: str) -> dict[str, Any]:
         return metadata_of(self.registry, key)
@@ -124,8 +170,33 @@ class ModelGroup:
                 raise RuntimeError(f"{key} no longer verifies")
 
 
+def deployment_name(slug: str) -> str:
+    return f"models_{slug}"
+
+
+def group_deployment(slug: str, s: GroupSettings):
+    """The deployment of a demo's models, the ingress of its own application: the API's app with that demo's routes.
+    Serve hands the app the path below the route prefix; FullPath gives the routes their whole path back."""
+    app = create_app(_registry(), api_keys=None, demos=(slug,))  # the replica swaps in its own registry at start
+    app.add_middleware(FullPath)
+    ingress = serve.ingress(app)(type(f"Models_{slug}", (ModelGroup,), {"__module__": __name__}))
+    return serve.deployment(
+        ingress,
+        name=deployment_name(slug),
+        health_check_period_s=10,
+        health_check_timeout_s=30,
+        max_ongoing_requests=s.max_ongoing_requests,
+        autoscaling_config={
+            "min_replicas": s.min_replicas,
+            "max_replicas": s.max_replicas,
+            "target_ongoing_requests": s.target_ongoing_requests,
+        },
+        ray_actor_options={"num_cpus": s.num_cpus, "num_gpus": s.num_gpus},
+    )
+
+
 class HandleHost:
-    """The ingress's view of the models: each call goes to its group's deployment."""
+    """The root ingress's view of the models: each call goes to its demo's deployment."""
 
     where = "the Ray Serve model deployments"
 
@@ -133,10 +204,10 @@ class HandleHost:
         self.handles = handles
 
     def keys(self) -> Sequence[str]:
-        return tuple(KEYS)
+        return tuple(key for key in KEYS if KEYS[key] in self.handles)
 
     def _handle(self, key: str) -> DeploymentHandle:
-        if key not in KEYS:
+        if KEYS.get(key) not in self.handles:
             raise ModelUnavailableError(f"{key} is not served here.")
         return self.handles[KEYS[key]]
 
@@ -154,9 +225,11 @@ ingress_app.include_router(v2_router(current_host))
 @serve.deployment(health_check_period_s=10)
 @serve.ingress(ingress_app)
 class Ingress:
-    """The HTTP API's routes and the v2 routes; the services' models run in the model deployments."""
+    """The root application: the API's other routes and the v2 routes; the models run in the demos' deployments
+    (the demos' own routes reach those directly, by their applications' longer route prefixes)."""
 
-    def __init__(self, **handles: DeploymentHandle) -> None:
+    def __init__(self, slugs: Sequence[str]) -> None:
+        handles = {s: serve.get_deployment_handle(deployment_name(s), app_name=s, _check_exists=False) for s in slugs}
         host = HandleHost(handles)
         use_host(host)
         settings = load_settings()
@@ -164,20 +237,32 @@ class Ingress:
         use_registry(Registry(settings.models_dir, settings.providers, remote=host))
 
 
-def build(groups: Mapping[str, GroupSettings] = GROUPS):
-    """The application: a ModelGroup deployment per demo, bound into the ingress."""
-    handles = {}
-    for slug, s in groups.items():
-        handles[slug] = ModelGroup.options(
-            name=f"models_{slug}",
-            autoscaling_config={
-                "min_replicas": s.min_replicas,
-                "max_replicas": s.max_replicas,
-                "target_ongoing_requests": s.target_ongoing_requests,
-            },
-            ray_actor_options={"num_cpus": s.num_cpus, "num_gpus": s.num_gpus},
-        ).bind(slug, s.batching)
-    return Ingress.options(ray_actor_options={"num_cpus": 0.2}).bind(**handles)
+ROOT_APP = "default"
 
 
-app = build()
+def build(groups: Mapping[str, GroupSettings] = GROUPS) -> list[RunTarget]:
+    """The applications: one per demo at /v1/<slug> (its models and its routes), and the root one at /."""
+    targets = [
+        RunTarget(group_deployment(slug, s).bind(slug, s.batching), name=slug, route_prefix=f"/v1/{slug}")
+        for slug, s in groups.items()
+    ]
+    return [*targets, RunTarget(root_app({"slugs": tuple(groups)}), name=ROOT_APP, route_prefix="/")]
+
+
+def run(groups: Mapping[str, GroupSettings] = GROUPS) -> None:
+    """Deploy every application on the connected Ray (serve.start first) and wait until they run."""
+    serve.run_many(build(groups))
+
+
+def demo_app(args: Mapping[str, Any]):
+    """Application builder for a Serve config file (KubeRay): `import_path: serving.ray_app:demo_app`,
+    `args: {slug: toxicity}`, `route_prefix: /v1/toxicity`."""
+    slug = str(args["slug"])
+    settings = GROUPS[slug]
+    return group_deployment(slug, settings).bind(slug, settings.batching)
+
+
+def root_app(args: Mapping[str, Any]):
+    """Application builder for the root application of a Serve config file (`route_prefix: /`)."""
+    slugs = tuple(args.get("slugs", GROUPS))
+    return Ingress.options(ray_actor_options={"num_cpus": 0.2}).bind(slugs)

@@ -23,6 +23,7 @@ def test_serving_benchmark_prints_every_figure_with_its_goal(capsys: pytest.Capt
         *("in-process API: toxicity, 1 users", "in-process API: toxicity, 4 users", "Ray Serve: toxicity, 4 users"),
         *("Ray Serve, no batching: toxicity, 4 users", "replica killed during load", "soak 3 s, toxicity"),
         *("soak: serving processes' memory drift", "toxicity throughput at 4 users, batching on / off"),
+        "the most batching can give here (Amdahl)",
     )
     for label in labels:
         line = next((row for row in out.splitlines() if row.startswith(label)), None)
@@ -30,3 +31,5 @@ def test_serving_benchmark_prints_every_figure_with_its_goal(capsys: pytest.Capt
     assert " req/s " in out and "(goal: zero errors, p95 <= 300 ms)" in out and "(goal: >= 2x)" in out
     killed = next(row for row in out.splitlines() if row.startswith("replica killed"))
     assert "two replicas again after" in killed
+    bound = next(row for row in out.splitlines() if row.startswith("the most batching can give"))
+    assert "ms serving CPU per request -> at most" in bound

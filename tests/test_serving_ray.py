@@ -33,10 +33,10 @@ def cluster() -> Iterator[str]:
     port = free_port()
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        from serving.ray_app import GROUPS, GroupSettings, build
+        from serving.ray_app import GROUPS, GroupSettings, run
 
         small = {slug: GroupSettings(min_replicas=1, max_replicas=1, num_cpus=0.25) for slug in GROUPS}
-        serve.run(build(small))
+        run(small)
         yield f"http://127.0.0.1:{port}"
     finally:
         serve.shutdown()
@@ -123,5 +123,22 @@ def test_concurrent_requests_are_batched_with_the_same_answers(cluster: str, com
     for text, answer in zip(texts, answers, strict=True):
         local = toxicity.classify(text, registry=committed_registry).score
         assert abs(answer["results"][0]["score"] - local) <= 1e-4
-    stats = serve.get_deployment_handle("models_toxicity", app_name="default").stats.remote().result()
+    stats = serve.get_deployment_handle("models_toxicity", app_name="toxicity").stats.remote().result()
     assert stats["max_batch"] > 1, stats
+
+
+def test_the_kuberay_config_deploys_what_build_deploys() -> None:
+    """serving/kuberay-rayservice.yaml lists the same applications (names, route prefixes) as `make serve`, and its
+    application builders make the same deployments."""
+    import yaml
+
+    from serving import ray_app
+
+    service = yaml.safe_load((ROOT / "serving" / "kuberay-rayservice.yaml").read_text())
+    config = yaml.safe_load(service["spec"]["serveConfigV2"])
+    listed = [(app["name"], app["route_prefix"]) for app in config["applications"]]
+    assert listed == [(target.name, target.route_prefix) for target in ray_app.build()]
+    for app in config["applications"]:
+        builder = getattr(ray_app, app["import_path"].split(":")[1])
+        assert builder(app["args"]) is not None
+        assert app["runtime_env"]["env_vars"]["PORTAL_PROVIDERS"] == "cuda,cpu"
