@@ -18,7 +18,7 @@ api: $(VENV)/.runtime
 # http://127.0.0.1:$(SERVE_PORT); point a portal at it with PORTAL_INFERENCE_URL. `make serve-stop` ends it.
 SERVE_PORT ?= 8100
 SERVE_CPUS ?= 2
-$(VENV)/.serve: requirements-serve.txt | $(VENV)/bin/python
+$(VENV)/.serve: requirements-serve.txt $(VENV)/.runtime
 	$(BIN)/pip install -q -r requirements-serve.txt
 	touch $@
 

@@ -141,8 +141,8 @@ def _batching_bound(host: str, seconds: float, users: int) -> Row:
     import numpy as np
 
     from benchmarks.common import median_ms
-    from serving.ray_app import MAX_BATCH
     from services.registry import default_registry
+    from serving.ray_app import MAX_BATCH
 
     encoder = default_registry().load("toxicity/encoder")
     ids = np.random.default_rng(0).integers(1000, 20000, size=(1, 16)).astype(np.int64)
@@ -173,12 +173,13 @@ def _kill_a_replica(host: str, seconds: float) -> Row:
     victim = ray.get_actor(replicas[0]["name"], namespace=replicas[0]["namespace"])
     killed = time.monotonic()
     ray.kill(victim, no_restart=True)
-    seen_down, recovered = False, None
-    while time.monotonic() - killed < 120:  # the controller first notices the loss, then starts a new replica
-        running = serve.status().applications["toxicity"].deployments["models_toxicity"].replica_states.get("RUNNING", 0)
-        seen_down = seen_down or running < 2
-        if seen_down and running >= 2:
-            recovered = time.monotonic() - killed
+    recovered = None
+    before = {a["name"] for a in replicas}
+    while time.monotonic() - killed < 120:  # the controller notices the loss and starts a replacement replica
+        names = {a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if "models_toxicity" in a["name"]}
+        states = serve.status().applications["toxicity"].deployments["models_toxicity"].replica_states
+        if names - before and replicas[0]["name"] not in names and dict(states) == {"RUNNING": 2}:
+            recovered = time.monotonic() - killed  # the replacement has started and both replicas serve
             break
         time.sleep(0.2)
     runner.join()
