@@ -13,11 +13,13 @@ import streamlit as st
 from api.snippets import Call
 from services import detection
 from services.errors import PortalError
+from services.live import DETECTION_SIZE, detection_effect
 from services.registry import default_registry
 from services.vision import to_png
 from ui.api_snippet import photo_file, use_via_api
 from ui.detection_card import detection_card
-from ui.photo_input import choose_photo
+from ui.live import live_view
+from ui.photo_input import LIVE, choose_photo
 from ui.scaffold import about, caption, show_error, start, tabs
 
 LABELS = {name: detector.title for name, detector in detection.DETECTORS.items()}
@@ -112,7 +114,7 @@ with play_tab:
     elif status[detection.OWN] is not None:
         st.warning(f"Our YOLO is unavailable: {status[detection.OWN]}", icon=":material/warning:")
     try:
-        photo, label = choose_photo("detection", default_sample="astronaut")
+        photo, label = choose_photo("detection", default_sample="astronaut", live=True)
     except PortalError as err:
         show_error(err)
         photo, label = None, ""
@@ -125,7 +127,12 @@ with play_tab:
         help="of two boxes of one class overlapping more than this, only the better one is kept",
     )  # fmt: skip
 
-    if photo is None:
+    if label == LIVE:
+        only = st.multiselect("Show only these classes", list(info.classes), key=f"detection_live_classes_{model}",
+                              placeholder="every class")  # fmt: skip
+        live_view("detection", detection_effect(model, confidence=confidence, iou=iou, classes=only or None),
+                  DETECTION_SIZE)  # fmt: skip
+    elif photo is None:
         st.info("Upload a photo or take one with the camera to find objects in it.", icon=":material/photo_camera:")
     else:
         try:

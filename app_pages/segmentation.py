@@ -10,9 +10,11 @@ import streamlit as st
 from api.snippets import Call
 from services import segmentation
 from services.errors import PortalError
+from services.live import SEGMENTATION_SIZE, segmentation_effect
 from services.vision import to_png
 from ui.api_snippet import photo_file, use_via_api
-from ui.photo_input import choose_photo
+from ui.live import live_view
+from ui.photo_input import LIVE, choose_photo
 from ui.scaffold import about, caption, load_or_stop, show_error, start, tabs
 from ui.segmentation_card import segmentation_card
 
@@ -37,7 +39,7 @@ play_tab, card_tab = tabs(demo, ["Segment a photo", "About this model"])
 
 with play_tab:
     try:
-        photo, label = choose_photo("segmentation", default_sample="astronaut")
+        photo, label = choose_photo("segmentation", default_sample="astronaut", live=True)
     except PortalError as err:
         show_error(err)
         photo, label = None, ""
@@ -71,7 +73,9 @@ with play_tab:
         help="0 = hard mask edges; higher = a gradual edge where the network is unsure",
     )
 
-    if photo is None:
+    if label == LIVE:
+        live_view("segmentation", segmentation_effect(effect, **options), SEGMENTATION_SIZE)
+    elif photo is None:
         st.info("Upload a photo or take one with the camera to find the people in it.", icon=":material/photo_camera:")
     else:
         try:

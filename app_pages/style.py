@@ -10,9 +10,11 @@ import streamlit as st
 from api.snippets import Call
 from services import style
 from services.errors import PortalError
+from services.live import STYLE_SIZE, style_effect
 from services.vision import to_png
 from ui.api_snippet import photo_file, use_via_api
-from ui.photo_input import choose_photo
+from ui.live import live_view
+from ui.photo_input import LIVE, choose_photo
 from ui.scaffold import about, caption, show_error, start, tabs
 from ui.style_card import style_card
 
@@ -92,7 +94,7 @@ with play_tab:
 
     st.markdown("**2. Choose a photo**")
     try:
-        photo, label = choose_photo("style")
+        photo, label = choose_photo("style", live=True)
     except PortalError as err:
         show_error(err)
         photo, label = None, ""
@@ -108,10 +110,14 @@ with play_tab:
         style.SIDE_CHOICES,
         value=style.DEFAULT_SIDE,
         key="style_side",
+        disabled=label == LIVE,  # the live camera runs at 320x240
         help="photos larger than this are scaled down first; smaller ones are never enlarged",
     )
 
-    if photo is not None and chosen:
+    if label == LIVE and chosen:
+        effect = style_effect(chosen, strength=strength, keep_original_colours=keep, mix_with=mix_with, mix=mix)
+        live_view("style", effect, STYLE_SIZE)
+    elif photo is not None and chosen:
         try:
             prepared = style.prepare(photo, side)
             raw = _network(prepared, chosen, mix_with, mix, infos[chosen].sha256)

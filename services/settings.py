@@ -36,6 +36,9 @@ class Settings:
         (default: http://127.0.0.1:8000).
     PORTAL_INFERENCE_URL: a KServe v2 inference server (e.g. `make serve`) that runs the models instead of
         onnxruntime in this process (default: unset, in-process).
+    PORTAL_ICE_SERVERS: STUN/TURN servers for the live camera, as JSON: [{"urls": ["turn:host:3478"], "username":
+        "...", "credential": "..."}] (default: none, which connects on this machine and its network only; on
+        Streamlit Community Cloud put `ice_servers` in the app's secrets instead).
     """
 
     models_dir: Path
@@ -45,6 +48,7 @@ class Settings:
     cache_dir: Path = Path.home() / ".cache" / "ml-demo-portal"
     api_url: str = DEFAULT_API_URL
     inference_url: str | None = None
+    ice_servers: str = ""
 
 
 def parse_providers(text: str | None) -> tuple[str, ...]:
@@ -68,4 +72,5 @@ def load_settings() -> Settings:
         ),
         api_url=(env.get("PORTAL_API_URL") or DEFAULT_API_URL).rstrip("/"),
         inference_url=(env.get("PORTAL_INFERENCE_URL") or "").rstrip("/") or None,
+        ice_servers=env.get("PORTAL_ICE_SERVERS", "").strip(),
     )

@@ -1,4 +1,5 @@
-"""The photo picker the vision pages share: a bundled sample, an upload, or the camera."""
+"""The photo picker the vision pages share: a bundled sample, an upload, the camera, or (where the page offers it)
+the live camera, which the page then runs with ui.live.live_view."""
 
 from __future__ import annotations
 
@@ -9,15 +10,23 @@ from services.inputs import read_image
 from services.samples import SAMPLES, attribution, load_sample
 
 SOURCES = ("Sample photo", "Upload", "Camera")
+LIVE_SOURCE = "Live camera"
+LIVE = "live"  # the label choose_photo returns when the live camera is chosen
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
 
 
-def choose_photo(prefix: str, *, default_sample: str | None = None) -> tuple[np.ndarray | None, str]:
-    """The chosen photo as RGB uint8 and a label for download names; (None, "") while nothing is chosen.
+def choose_photo(
+    prefix: str, *, default_sample: str | None = None, live: bool = False
+) -> tuple[np.ndarray | None, str]:
+    """The chosen photo as RGB uint8 and a label for download names; (None, "") while nothing is chosen, and
+    (None, LIVE) when `live` offers the live camera and it is chosen.
 
     Raises InvalidInputError (from services.inputs) for a file that is not a readable image.
     """
-    source = st.radio("Photo from", SOURCES, horizontal=True, key=f"{prefix}_source")
+    source = st.radio("Photo from", (*SOURCES, LIVE_SOURCE) if live else SOURCES, horizontal=True,
+                      key=f"{prefix}_source")  # fmt: skip
+    if source == LIVE_SOURCE:
+        return None, LIVE
     if source == "Sample photo":
         names = list(SAMPLES)
         index = names.index(default_sample) if default_sample in names else 0

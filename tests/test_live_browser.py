@@ -1,0 +1,81 @@
+"""The live camera in a real browser: Chromium's fake camera streams to a real `streamlit run`; on the detection,
+segmentation and style pages the video goes to the server, is processed there (the page's frame counter, which
+the server's processor keeps), comes back and plays; stop and start again works."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from benchmarks.portal import CHROMIUM_FLAGS, PAGE_DONE_JS, serve
+from services.catalog import find
+from tests.helpers import require_browser
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+PROCESSED = re.compile(r"frames processed: (\d+)")
+PAGES = ("detection", "segmentation", "style")
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = {**os.environ, "PORTAL_PROVIDERS": "cpu", "PORTAL_ICE_SERVERS": ""}
+    with serve("live", "Home.py", tmp_path_factory.mktemp("streamlit"), env) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def page(portal: str) -> Iterator[object]:
+    chromium = require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=[*CHROMIUM_FLAGS, *FAKE_CAMERA])
+        context = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"])
+        tab = context.new_page()
+        tab.set_default_timeout(60_000)
+        yield tab
+        browser.close()
+
+
+def _processed(page: object) -> int:
+    found = PROCESSED.search(page.locator('[data-testid="stMain"]').inner_text())
+    return int(found.group(1)) if found else 0
+
+
+def _wait_processed(page: object, at_least: int, timeout_s: float = 60.0) -> int:
+    waited = 0.0
+    while _processed(page) < at_least:
+        assert waited < timeout_s, f"fewer than {at_least} frames processed after {timeout_s:.0f} s"
+        page.wait_for_timeout(500)
+        waited += 0.5
+    return _processed(page)
+
+
+def _video_plays(component: object) -> bool:
+    return component.locator("video").first.evaluate(
+        "v => !v.paused && v.readyState >= 2 && v.currentTime > 0 && v.videoWidth > 0"
+    )
+
+
+@pytest.mark.parametrize("slug", PAGES)
+def test_live_mode_processes_the_camera_on_the_server_and_plays_it_back(portal: str, page: object, slug: str) -> None:
+    page.goto(f"{portal}/{slug}")
+    page.get_by_role("heading", name=find(slug).title).wait_for()
+    page.wait_for_function(PAGE_DONE_JS, polling=100)
+    page.get_by_text("Live camera", exact=True).click()
+    component = page.frame_locator('iframe[title*="streamlit_webrtc"]').first
+    for attempt in range(2):  # start, stop, start again
+        component.get_by_role("button", name=re.compile("^start$", re.I)).click()
+        seen = _wait_processed(page, 5)
+        component.locator("video").first.wait_for()
+        page.wait_for_function("() => true")
+        assert _video_plays(component), "the processed video does not play"
+        assert _wait_processed(page, seen + 5) > seen, "the frame counter stopped"
+        component.get_by_role("button", name=re.compile("^stop$", re.I)).click()
+        page.get_by_text("Press START").first.wait_for()
+        assert attempt == 0 or seen >= 5
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,0 +1,106 @@
+"""The live camera for the vision pages: the browser's camera stream, each frame through the page's effect on the
+server (services.live), the result sent back as video; frames per second and per-frame latency under it.
+
+streamlit-webrtc carries the video (WebRTC through aiortc). On this machine and its network it connects directly; a
+hosted portal needs a TURN server, read from st.secrets["ice_servers"] or PORTAL_ICE_SERVERS. When no video reaches
+the server soon after START, the page says so and points to the snapshot camera instead of waiting forever.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import streamlit as st
+
+from services.errors import PortalError
+from services.live import Effect, LiveProcessor, ice_servers
+from services.settings import load_settings
+
+CONNECT_TIMEOUT_S = 15.0
+
+
+def _servers() -> tuple[list[dict[str, Any]], str | None]:
+    """ICE servers from the app's secrets, else from the settings; a problem with them as a message."""
+    try:
+        secret = st.secrets.get("ice_servers")
+    except (FileNotFoundError, KeyError, ValueError):  # no secrets file: the settings decide
+        secret = None
+    try:
+        return ice_servers(secret if secret is not None else load_settings().ice_servers), None
+    except PortalError as err:
+        return [], f"The TURN settings are unusable: {err}"
+
+
+@st.fragment(run_every=1.0)
+def _stats(key: str, processor: LiveProcessor, active: bool) -> None:
+    """Refreshed every second while the page is open: the stream's figures, or why there is no stream."""
+    if not active:
+        st.caption("Press **START** and allow the camera. Frames go to the server, are processed and come back; "
+                   "nothing is recorded or kept.")  # fmt: skip
+        return
+    stats = processor.stats()
+    waited = time.monotonic() - st.session_state.get(f"{key}_live_since", time.monotonic())
+    if stats.processed == 0:
+        if waited > CONNECT_TIMEOUT_S:
+            st.warning(
+                f"No video has reached the server {waited:.0f} s after START. The browser and the server could not "
+                "connect: behind a strict firewall, or on a hosted portal without a TURN server, WebRTC video cannot "
+                "get through (the README's *Live camera* section says how to set one up). Meanwhile, choose "
+                "**Photo from: Camera** to take a snapshot instead.",
+                icon=":material/videocam_off:",
+            )
+        else:
+            st.caption(f"Connecting… ({waited:.0f} s)")
+        return
+    size = f"{stats.size[0]}×{stats.size[1]} px · " if stats.size else ""
+    st.caption(
+        f"{size}**{stats.fps:.1f} frames/s** processed · {stats.latency_ms:.0f} ms per frame · "
+        f"frames processed: {stats.processed} · skipped to keep up: {stats.dropped}"
+    )
+    if stats.problem:
+        st.error(f"Frames pass through unprocessed: {stats.problem}", icon=":material/error:")
+
+
+def _streamer(key: str, processor: LiveProcessor, servers: list[dict[str, Any]], size: tuple[int, int]) -> Any:
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    width, height = size
+    return webrtc_streamer(
+        key=f"{key}_live",
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration={"iceServers": servers},
+        media_stream_constraints={
+            "video": {"width": {"ideal": width}, "height": {"ideal": height}, "frameRate": {"ideal": 30}},
+            "audio": False,
+        },
+        queued_video_frames_callback=processor.on_frames,
+        async_processing=True,
+        video_html_attrs={"autoPlay": True, "muted": True, "playsInline": True, "style": {"width": "100%"}},
+    )
+
+
+def live_view(key: str, effect: Effect, size: tuple[int, int]) -> None:
+    """The live stream for a page (`key` its prefix), each frame through `effect` at about `size` (width, height)."""
+    processor: LiveProcessor = st.session_state.setdefault(f"{key}_live_processor", LiveProcessor(effect))
+    processor.set_effect(effect)  # the page's controls apply to the running stream
+    servers, problem = _servers()
+    if problem:
+        st.error(problem, icon=":material/error:")
+    try:
+        context = _streamer(key, processor, servers, size)
+    except Exception as err:  # noqa: BLE001 - a live camera that cannot start leaves the page and its photo modes working
+        st.warning(
+            f"The live camera cannot start here ({type(err).__name__}: {str(err)[:200]}). Choose **Photo from: "
+            "Camera** to take a snapshot instead.",
+            icon=":material/videocam_off:",
+        )
+        return
+    active = bool(context.state.playing or context.state.signalling)
+    since = f"{key}_live_since"
+    if active and since not in st.session_state:
+        processor.reset()
+        st.session_state[since] = time.monotonic()
+    elif not active:
+        st.session_state.pop(since, None)
+    _stats(key, processor, active)
