@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import statistics
 import threading
 import time
@@ -167,6 +168,8 @@ def cycles(count: int = CYCLES, frames: int = CYCLE_FRAMES) -> list[tuple[float,
     """(resident MB, threads, frames back) after each of `count` start/stop cycles of a loopback session."""
     import psutil
 
+    # streamlit-webrtc's worker looks for a Streamlit session (it stops with it); outside one, Streamlit warns each time
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     process = psutil.Process()
     photo = camera_photo(live.SEGMENTATION_SIZE)
     processor = live.LiveProcessor(live.segmentation_effect("blur", blur_radius=12))

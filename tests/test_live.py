@@ -154,3 +154,15 @@ def test_unusable_turn_settings_are_shown_on_the_page(monkeypatch: pytest.Monkey
     at.radio(key="segmentation_source").set_value("Live camera").run()
     assert not at.exception
     assert any("TURN settings are unusable" in e.value and "turn:" in e.value for e in at.error)
+
+
+@pytest.mark.slow
+def test_live_benchmark_prints_every_figure_with_its_goal(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.live import run
+
+    run(data_dir=None, repeats=1, seconds=0.3, count=6)
+    out = capsys.readouterr().out
+    for label in ("detection, 640x480", "segmentation blur, 640x480", "style, 320x240", "memory over 6 start/stop",
+                  "threads over 6 start/stop", "processed frames back at the sender"):  # fmt: skip
+        assert any(line.startswith(label) and "(goal: " in line for line in out.splitlines()), label
+    assert " fps (" in out
