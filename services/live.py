@@ -59,6 +59,31 @@ def ice_servers(value: Any) -> list[dict[str, Any]]:
     return servers
 
 
+POLICIES = ("all", "relay")
+
+
+def rtc_configuration(value: Any, policy: Any = None) -> dict[str, Any]:
+    """The browser's RTCConfiguration from a setting: a list of ICE servers (as ice_servers takes), or a whole
+    configuration {"iceServers": [...], "iceTransportPolicy": "relay"} (JSON text or a mapping). `policy` (say
+    st.secrets' ice_transport_policy) overrides the configuration's: "relay" sends video only through TURN, never
+    directly (it hides addresses; without a TURN server nothing connects). Raises InvalidInputError."""
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise InvalidInputError(f"PORTAL_ICE_SERVERS is not JSON ({err.msg}).") from None
+    if hasattr(value, "keys"):
+        value = dict(value)
+        policy = policy if policy is not None else value.get("iceTransportPolicy")
+        value = value.get("iceServers", [])
+    config: dict[str, Any] = {"iceServers": ice_servers(value)}
+    if policy is not None:
+        if policy not in POLICIES:
+            raise InvalidInputError(f"iceTransportPolicy must be one of {', '.join(POLICIES)}, not {policy!r}.")
+        config["iceTransportPolicy"] = policy
+    return config
+
+
 @dataclass(frozen=True)
 class LiveStats:
     received: int  # frames the camera sent
@@ -96,9 +121,9 @@ class LiveProcessor:
             self._problem, self._size = None, None
 
     def process_newest(self, newest: np.ndarray, skipped: int = 0) -> np.ndarray:
-        """The effect on the newest frame (RGB uint8), `skipped` older ones having been dropped for it. A PortalError
-        from the effect (say, a model that broke) is recorded and the frame passes through unchanged: the stream goes
-        on."""
+        """The effect on the newest frame (RGB uint8), `skipped` older ones having been dropped for it. An error from
+        the effect (a PortalError, say a model that broke, or anything else) is recorded and the frame passes through
+        unchanged: the stream goes on and the page shows why."""
         with self._lock:
             effect = self._effect
             self._received += 1 + skipped
@@ -109,6 +134,8 @@ class LiveProcessor:
             out = effect(newest)
         except PortalError as err:
             out, problem = newest, str(err)
+        except Exception as err:  # noqa: BLE001 - anything else would end the stream; it is shown instead
+            out, problem = newest, f"unexpected {type(err).__name__}: {str(err)[:200]}"
         end = time.perf_counter()
         with self._lock:
             self._processed += 1

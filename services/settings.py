@@ -37,8 +37,9 @@ class Settings:
     PORTAL_INFERENCE_URL: a KServe v2 inference server (e.g. `make serve`) that runs the models instead of
         onnxruntime in this process (default: unset, in-process).
     PORTAL_ICE_SERVERS: STUN/TURN servers for the live camera, as JSON: [{"urls": ["turn:host:3478"], "username":
-        "...", "credential": "..."}] (default: none, which connects on this machine and its network only; on
-        Streamlit Community Cloud put `ice_servers` in the app's secrets instead).
+        "...", "credential": "..."}], or a whole RTCConfiguration {"iceServers": [...], "iceTransportPolicy":
+        "relay"} (default: none, which connects on this machine and its network only; on Streamlit Community Cloud
+        put `ice_servers` in the app's secrets instead).
     """
 
     models_dir: Path

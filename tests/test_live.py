@@ -50,6 +50,9 @@ def test_a_failing_effect_lets_frames_through_and_says_why() -> None:
     frame = _frames(1)[0]
     assert np.array_equal(processor.process_newest(frame), frame)
     assert "rebuild it" in processor.stats().problem
+    processor.set_effect(lambda f: f[..., 7])  # a bug, not a PortalError: still no crash
+    assert np.array_equal(processor.process_newest(frame), frame)
+    assert processor.stats().problem.startswith("unexpected IndexError")
 
 
 def test_the_frame_callback_returns_one_processed_frame_with_the_newest_timestamp() -> None:
@@ -112,6 +115,13 @@ def test_ice_servers_from_json_or_secrets_and_clear_messages_when_wrong() -> Non
         live.ice_servers([{"urls": ["http://example.org"]}])
     with pytest.raises(InvalidInputError, match="list of servers"):
         live.ice_servers({"urls": "turn:x"})
+    assert live.rtc_configuration(text) == {"iceServers": live.ice_servers(text)}
+    whole = '{"iceServers": [{"urls": "stun:stun.example.org"}], "iceTransportPolicy": "relay"}'
+    assert live.rtc_configuration(whole) == {"iceServers": [{"urls": ["stun:stun.example.org"]}],
+                                             "iceTransportPolicy": "relay"}  # fmt: skip
+    assert live.rtc_configuration([], "relay") == {"iceServers": [], "iceTransportPolicy": "relay"}
+    with pytest.raises(InvalidInputError, match="iceTransportPolicy must be one of all, relay"):
+        live.rtc_configuration("", "public")
 
 
 @pytest.mark.slow

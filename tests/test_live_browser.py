@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from benchmarks.portal import CHROMIUM_FLAGS, PAGE_DONE_JS, serve
 from services.catalog import find
 from tests.helpers import require_browser
+from ui.live import CONNECT_TIMEOUT_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
@@ -79,3 +81,27 @@ def test_live_mode_processes_the_camera_on_the_server_and_plays_it_back(portal: 
         page.get_by_text("Press START").first.wait_for()
         assert attempt == 0 or seen >= 5
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_without_a_connection_the_page_says_so_and_offers_the_snapshot(tmp_path: Path) -> None:
+    """Video allowed only through TURN and no TURN server (as on a hosted portal whose TURN is missing, or behind a
+    firewall that drops WebRTC): no video reaches the server, and after CONNECT_TIMEOUT_S the page says why and
+    points to the snapshot camera."""
+    chromium = require_browser()
+    from playwright.sync_api import sync_playwright
+
+    relay_only = '{"iceServers": [], "iceTransportPolicy": "relay"}'
+    env = {**os.environ, "PORTAL_PROVIDERS": "cpu", "PORTAL_ICE_SERVERS": relay_only}
+    with serve("no-turn", "Home.py", tmp_path, env) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=[*CHROMIUM_FLAGS, *FAKE_CAMERA])
+        tab = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"]).new_page()
+        tab.set_default_timeout(60_000)
+        tab.goto(f"{server.url}/segmentation")
+        tab.wait_for_function(PAGE_DONE_JS, polling=100)
+        tab.get_by_text("Live camera", exact=True).click()
+        component = tab.frame_locator('iframe[title*="streamlit_webrtc"]').first
+        component.get_by_role("button", name=re.compile("^start$", re.I)).click()
+        tab.get_by_text("No video has reached the server").wait_for(timeout=(CONNECT_TIMEOUT_S + 30) * 1000)
+        assert "Photo from: Camera" in tab.locator('[data-testid="stMain"]').inner_text()
+        assert _processed(tab) == 0
+        browser.close()

@@ -14,22 +14,23 @@ from typing import Any
 import streamlit as st
 
 from services.errors import PortalError
-from services.live import Effect, LiveProcessor, ice_servers
+from services.live import Effect, LiveProcessor, rtc_configuration
 from services.settings import load_settings
 
 CONNECT_TIMEOUT_S = 15.0
 
 
-def _servers() -> tuple[list[dict[str, Any]], str | None]:
-    """ICE servers from the app's secrets, else from the settings; a problem with them as a message."""
+def _configuration() -> tuple[dict[str, Any], str | None]:
+    """The browser's RTCConfiguration from the app's secrets (ice_servers, ice_transport_policy), else from the
+    settings (PORTAL_ICE_SERVERS); a problem with them as a message."""
     try:
-        secret = st.secrets.get("ice_servers")
+        secret, policy = st.secrets.get("ice_servers"), st.secrets.get("ice_transport_policy")
     except (FileNotFoundError, KeyError, ValueError):  # no secrets file: the settings decide
-        secret = None
+        secret, policy = None, None
     try:
-        return ice_servers(secret if secret is not None else load_settings().ice_servers), None
+        return rtc_configuration(secret if secret is not None else load_settings().ice_servers, policy), None
     except PortalError as err:
-        return [], f"The TURN settings are unusable: {err}"
+        return {"iceServers": []}, f"The TURN settings are unusable: {err}"
 
 
 @st.fragment(run_every=1.0)
@@ -62,14 +63,14 @@ def _stats(key: str, processor: LiveProcessor, active: bool) -> None:
         st.error(f"Frames pass through unprocessed: {stats.problem}", icon=":material/error:")
 
 
-def _streamer(key: str, processor: LiveProcessor, servers: list[dict[str, Any]], size: tuple[int, int]) -> Any:
+def _streamer(key: str, processor: LiveProcessor, configuration: dict[str, Any], size: tuple[int, int]) -> Any:
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
     width, height = size
     return webrtc_streamer(
         key=f"{key}_live",
         mode=WebRtcMode.SENDRECV,
-        rtc_configuration={"iceServers": servers},
+        rtc_configuration=configuration,
         media_stream_constraints={
             "video": {"width": {"ideal": width}, "height": {"ideal": height}, "frameRate": {"ideal": 30}},
             "audio": False,
@@ -84,11 +85,11 @@ def live_view(key: str, effect: Effect, size: tuple[int, int]) -> None:
     """The live stream for a page (`key` its prefix), each frame through `effect` at about `size` (width, height)."""
     processor: LiveProcessor = st.session_state.setdefault(f"{key}_live_processor", LiveProcessor(effect))
     processor.set_effect(effect)  # the page's controls apply to the running stream
-    servers, problem = _servers()
+    configuration, problem = _configuration()
     if problem:
         st.error(problem, icon=":material/error:")
     try:
-        context = _streamer(key, processor, servers, size)
+        context = _streamer(key, processor, configuration, size)
     except Exception as err:  # noqa: BLE001 - a live camera that cannot start leaves the page and its photo modes working
         st.warning(
             f"The live camera cannot start here ({type(err).__name__}: {str(err)[:200]}). Choose **Photo from: "
