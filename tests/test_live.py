@@ -129,9 +129,9 @@ def test_twenty_webrtc_sessions_start_and_stop_without_leaking() -> None:
     """A real peer connection each time (aiortc on loopback, streamlit-webrtc's worker with the segmentation effect):
     processed video comes back in every session, and threads and memory stay flat once the first sessions have
     filled the caches."""
-    from benchmarks.live import CYCLE_FRAMES, CYCLES, GOAL_MEMORY_GROWTH_MB, cycles, memory_growth
+    from benchmarks.live import CYCLE_FRAMES, CYCLES, GOAL_MEMORY_GROWTH_MB, cycles_isolated, memory_growth
 
-    found = cycles(CYCLES)
+    found = cycles_isolated(CYCLES)
     print("rss MB, threads, frames back:", [(round(m), t, f) for m, t, f in found])
     assert all(back >= CYCLE_FRAMES for *_, back in found)
     threads = [t for _, t, _ in found]
