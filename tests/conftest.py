@@ -3,8 +3,15 @@ copies of it) and the committed models. Each demo's own fixtures live in tests/<
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
+
+# The test process runs the training code (TensorFlow) and the live camera's pages (aiortc) together, which the
+# portal and the trainers never do: aiortc's SRTP library crashes on import once TensorFlow is loaded (TensorFlow's
+# bundled TLS symbols win), while the other order is fine. Load it first.
+with contextlib.suppress(ImportError):
+    import pylibsrtp  # noqa: F401
 
 import numpy as np
 import pandas as pd

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.live import camera_photo, write_y4m
 from benchmarks.portal import CHROMIUM_FLAGS, PAGE_DONE_JS, serve
 from services.catalog import find
+from services.live import DETECTION_SIZE
 from tests.helpers import require_browser
 from ui.live import CONNECT_TIMEOUT_S
 
@@ -30,12 +32,15 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(portal: str) -> Iterator[object]:
+def page(portal: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Chromium whose camera films the astronaut photo (a slow pan), as a person in front of a webcam."""
     chromium = require_browser()
     from playwright.sync_api import sync_playwright
 
+    video = write_y4m(tmp_path_factory.mktemp("camera") / "astronaut.y4m", camera_photo(DETECTION_SIZE))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=[*CHROMIUM_FLAGS, *FAKE_CAMERA])
+        args = [*CHROMIUM_FLAGS, *FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"]
+        browser = playwright.chromium.launch(executable_path=chromium, args=args)
         context = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"])
         tab = context.new_page()
         tab.set_default_timeout(60_000)
@@ -83,18 +88,15 @@ def test_live_mode_processes_the_camera_on_the_server_and_plays_it_back(portal: 
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def test_without_a_connection_the_page_says_so_and_offers_the_snapshot(tmp_path: Path) -> None:
+def test_without_a_connection_the_page_says_so_and_offers_the_snapshot(page: object, tmp_path: Path) -> None:
     """Video allowed only through TURN and no TURN server (as on a hosted portal whose TURN is missing, or behind a
     firewall that drops WebRTC): no video reaches the server, and after CONNECT_TIMEOUT_S the page says why and
     points to the snapshot camera."""
-    chromium = require_browser()
-    from playwright.sync_api import sync_playwright
-
     relay_only = '{"iceServers": [], "iceTransportPolicy": "relay"}'
     env = {**os.environ, "PORTAL_PROVIDERS": "cpu", "PORTAL_ICE_SERVERS": relay_only}
-    with serve("no-turn", "Home.py", tmp_path, env) as server, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=[*CHROMIUM_FLAGS, *FAKE_CAMERA])
-        tab = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"]).new_page()
+    with serve("no-turn", "Home.py", tmp_path, env) as server:
+        context = page.context.browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"])
+        tab = context.new_page()
         tab.set_default_timeout(60_000)
         tab.goto(f"{server.url}/segmentation")
         tab.wait_for_function(PAGE_DONE_JS, polling=100)
@@ -104,4 +106,4 @@ def test_without_a_connection_the_page_says_so_and_offers_the_snapshot(tmp_path:
         tab.get_by_text("No video has reached the server").wait_for(timeout=(CONNECT_TIMEOUT_S + 30) * 1000)
         assert "Photo from: Camera" in tab.locator('[data-testid="stMain"]').inner_text()
         assert _processed(tab) == 0
-        browser.close()
+        context.close()
