@@ -53,22 +53,18 @@ def camera_photo(size: tuple[int, int]) -> np.ndarray:
 
 
 def write_y4m(path: Path, photo: np.ndarray, frames: int = 60, fps: int = 30) -> Path:
-    """A short video of `photo` (RGB, even sides) panning slowly, as Y4M (4:2:0): what Chromium's fake camera plays
-    with --use-file-for-fake-video-capture, so a browser test films a real scene rather than a test pattern."""
+    """`photo` (RGB, even sides) as a Y4M video (4:2:0) of `frames` frames: what Chromium's fake camera plays with
+    --use-file-for-fake-video-capture, so a browser test films a real scene rather than a test pattern."""
     height, width = photo.shape[:2]
     rgb = photo.astype(np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    half = (slice(None, None, 2), slice(None, None, 2))
+    planes = [y, ((b - y) * 0.564 + 128)[half], ((r - y) * 0.713 + 128)[half]]
+    frame = b"FRAME\n" + b"".join(np.clip(np.round(p), 0, 255).astype(np.uint8).tobytes() for p in planes)
     with path.open("wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for index in range(frames):
-            shifted = np.roll(rgb, (index * 2) % width, axis=1)  # a slow pan, so consecutive frames differ
-            r, g, b = shifted[..., 0], shifted[..., 1], shifted[..., 2]
-            y = 0.299 * r + 0.587 * g + 0.114 * b
-            u = (b - y) * 0.564 + 128
-            v = (r - y) * 0.713 + 128
-            half = (slice(None, None, 2), slice(None, None, 2))
-            out.write(b"FRAME\n")
-            for plane in (y, u[half], v[half]):
-                out.write(np.clip(np.round(plane), 0, 255).astype(np.uint8).tobytes())
+        out.write(frame * frames)
     return path
 
 
