@@ -2,9 +2,11 @@
 
 Locust (headless, on loopback only) runs 1, 8 and 32 users calling one route back to back for RUN_S seconds each:
 toxicity classify, detection and housing predict; on the in-process API (`python -m api`) and on a local Ray
-Serve (`serving.ray_app`, 2 CPUs), with the toxicity encoder's batching on and off. Then, on Ray Serve with two
-toxicity replicas, a replica is killed during load (failed requests, seconds until two replicas serve again), and a
-soak of SOAK_S at 8 users reports errors and the drift of the serving processes' memory. Every figure is printed
+Serve (`serving.ray_app`, 2 CPUs, the default layout: the root ingress forwards and retries), with the toxicity
+encoder's batching on and off. Then, on Ray Serve with two toxicity replicas, a replica is killed during load (failed
+requests, seconds until two replicas serve again), and a soak of SOAK_S at 8 users reports errors and the drift of
+the serving processes' memory. Last, the direct layout (each demo its own application, one hop) at the top load and
+with a replica killed, for the trade-off. Every figure is printed
 next to its goal. Machines differ: the figures here are a 2-core VM's, load generator included.
 """
 
@@ -64,7 +66,7 @@ def locust(host: str, route: str, users: int, seconds: float) -> Load:
 
 
 @contextlib.contextmanager
-def ray_serve(*, batching: bool, toxicity_replicas: int = 1) -> Iterator[str]:
+def ray_serve(*, batching: bool, toxicity_replicas: int = 1, direct: bool = False) -> Iterator[str]:
     """A local Ray (2 CPUs) with the application; its URL."""
     import ray
     from ray import serve
@@ -76,11 +78,10 @@ def ray_serve(*, batching: bool, toxicity_replicas: int = 1) -> Iterator[str]:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         from serving.ray_app import GROUPS, GroupSettings, run
 
-        groups = {
-            slug: GroupSettings(min_replicas=1, max_replicas=2, num_cpus=0.2, batching=batching) for slug in GROUPS
-        }
+        common = {"num_cpus": 0.2, "batching": batching, "direct": direct}
+        groups = {slug: GroupSettings(min_replicas=1, max_replicas=2, **common) for slug in GROUPS}
         groups["toxicity"] = GroupSettings(min_replicas=toxicity_replicas, max_replicas=max(2, toxicity_replicas),
-                                           num_cpus=0.2, batching=batching)  # fmt: skip
+                                           **common)  # fmt: skip
         run(groups)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -160,7 +161,7 @@ def _batching_bound(host: str, seconds: float, users: int) -> Row:
                bound >= GOAL_BATCH_SPEEDUP)  # fmt: skip
 
 
-def _kill_a_replica(host: str, seconds: float) -> Row:
+def _kill_a_replica(host: str, seconds: float, label: str = "") -> Row:
     """Kill one of two toxicity replicas while 8 users call it; failures and the time until two serve again."""
     import ray
     from ray import serve
@@ -177,7 +178,9 @@ def _kill_a_replica(host: str, seconds: float) -> Row:
     before = {a["name"] for a in replicas}
     while time.monotonic() - killed < 120:  # the controller notices the loss and starts a replacement replica
         names = {a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if "models_toxicity" in a["name"]}
-        states = serve.status().applications["toxicity"].deployments["models_toxicity"].replica_states
+        found = [a.deployments["models_toxicity"] for a in serve.status().applications.values()
+                 if "models_toxicity" in a.deployments]  # fmt: skip
+        states = found[0].replica_states if found else {}
         if names - before and replicas[0]["name"] not in names and dict(states) == {"RUNNING": 2}:
             recovered = time.monotonic() - killed  # the replacement has started and both replicas serve
             break
@@ -187,7 +190,7 @@ def _kill_a_replica(host: str, seconds: float) -> Row:
     back = "not within 120 s" if recovered is None else f"{recovered:.1f} s"
     victim_name = replicas[0]["name"].split("#")[-1]
     value = f"{load.failures} failed of {load.requests}; killed {victim_name}, two replicas again after {back}"
-    return Row("replica killed during load (toxicity, 8 users, 2 replicas)", value, "zero failed requests",
+    return Row(f"{label}replica killed during load (toxicity, 8 users, 2 replicas)", value, "zero failed requests",
                load.failures == 0)  # fmt: skip
 
 
@@ -220,6 +223,10 @@ def run(data_dir: Path, repeats: int, *, seconds: float = RUN_S, soak_s: float =
     with ray_serve(batching=False, toxicity_replicas=2) as host:
         plain_rows, plain = _load_rows("Ray Serve, no batching", host, ("toxicity",), (max(users),), seconds)
         rows += plain_rows
+    with ray_serve(batching=True, toxicity_replicas=2, direct=True) as host:
+        direct = tuple(r for r in ("toxicity", "housing") if r in routes)
+        rows += _load_rows("Ray Serve, direct (one hop)", host, direct, (max(users),), seconds)[0]
+        rows.append(_kill_a_replica(host, max(seconds, 15), "direct: "))
     top = max(users)
     speedup = batched[("toxicity", top)].rps / max(plain[("toxicity", top)].rps, 1e-9)
     rows.append(Row(f"toxicity throughput at {top} users, batching on / off", f"{speedup:.2f}x",
