@@ -24,6 +24,7 @@ def test_serving_benchmark_prints_every_figure_with_its_goal(capsys: pytest.Capt
         *("Ray Serve, no batching: toxicity, 4 users", "replica killed during load", "soak 3 s, toxicity"),
         *("soak: serving processes' memory drift", "toxicity throughput at 4 users, batching on / off"),
         "the most batching can give here (Amdahl)",
+        *("Ray Serve, direct (one hop): toxicity, 4 users", "direct: replica killed during load"),
     )
     for label in labels:
         line = next((row for row in out.splitlines() if row.startswith(label)), None)
