@@ -31,19 +31,24 @@ STYLE_SIZE = (320, 240)
 STYLE_SIDE = max(STYLE_SIZE)
 
 
+def _json_setting(value: Any) -> Any:
+    """PORTAL_ICE_SERVERS's text parsed (empty: no servers); anything else (st.secrets' tables) as it is."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return []
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as err:
+        example = '[{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]'
+        raise InvalidInputError(f"PORTAL_ICE_SERVERS is not JSON ({err.msg}); write a list like {example}.") from None
+
+
 def ice_servers(value: Any) -> list[dict[str, Any]]:
     """STUN/TURN servers for WebRTC from a setting: JSON text (PORTAL_ICE_SERVERS) or a list of tables (st.secrets'
     ice_servers). Each needs "urls" (a string or a list of stun:/turn:/turns: URLs); TURN ones take "username" and
     "credential". Raises InvalidInputError saying what is wrong."""
-    if isinstance(value, str):
-        if not value.strip():
-            return []
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as err:
-            example = '[{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]'
-            problem = f"PORTAL_ICE_SERVERS is not JSON ({err.msg}); write a list like {example}."
-            raise InvalidInputError(problem) from None
+    value = _json_setting(value)
     if not isinstance(value, list | tuple):
         raise InvalidInputError("ice_servers must be a list of servers, each with urls (and username/credential).")
     servers = []
@@ -67,11 +72,7 @@ def rtc_configuration(value: Any, policy: Any = None) -> dict[str, Any]:
     configuration {"iceServers": [...], "iceTransportPolicy": "relay"} (JSON text or a mapping). `policy` (say
     st.secrets' ice_transport_policy) overrides the configuration's: "relay" sends video only through TURN, never
     directly (it hides addresses; without a TURN server nothing connects). Raises InvalidInputError."""
-    if isinstance(value, str) and value.strip().startswith("{"):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as err:
-            raise InvalidInputError(f"PORTAL_ICE_SERVERS is not JSON ({err.msg}).") from None
+    value = _json_setting(value)
     if hasattr(value, "keys"):
         value = dict(value)
         policy = policy if policy is not None else value.get("iceTransportPolicy")

@@ -265,7 +265,7 @@ class HandleHost:
 
 FORWARD: dict[str, DeploymentHandle] = {}  # demo slug -> its deployment, when the root ingress forwards its routes
 INGRESS_MAX_ONGOING = 64
-RETRIES = 2  # a forwarded request whose replica dies is sent once more, to another replica (the calls are pure)
+RETRIES = 2  # a forwarded request whose replica dies is sent again, up to twice (the calls are pure inference)
 
 
 def forward(groups: Mapping[str, DeploymentHandle]) -> None:
@@ -322,8 +322,8 @@ ingress_app.user_middleware.append(Middleware(ForwardDemos))  # innermost: the t
 @serve.deployment(health_check_period_s=10)
 @serve.ingress(ingress_app)
 class Ingress:
-    """The root application: the API's other routes and the v2 routes; the models run in the demos' deployments
-    (the demos' own routes reach those directly, by their applications' longer route prefixes)."""
+    """The root application: the API's routes (forwarded demos' ones whole, to their deployments) and the v2 routes;
+    the models run in the demos' deployments (direct demos' routes reach theirs by their own route prefixes)."""
 
     def __init__(self, slugs: Sequence[str], groups: Mapping[str, DeploymentHandle] | None = None) -> None:
         """slugs: demos with applications of their own (reached by handle for v2); groups: demos whose deployments

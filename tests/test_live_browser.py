@@ -75,16 +75,14 @@ def test_live_mode_processes_the_camera_on_the_server_and_plays_it_back(portal: 
     page.wait_for_function(PAGE_DONE_JS, polling=100)
     page.get_by_text("Live camera", exact=True).click()
     component = page.frame_locator('iframe[title*="streamlit_webrtc"]').first
-    for attempt in range(2):  # start, stop, start again
+    for _ in range(2):  # start, stop, start again
         component.get_by_role("button", name=re.compile("^start$", re.I)).click()
         seen = _wait_processed(page, 5)
         component.locator("video").first.wait_for()
-        page.wait_for_function("() => true")
         assert _video_plays(component), "the processed video does not play"
         assert _wait_processed(page, seen + 5) > seen, "the frame counter stopped"
         component.get_by_role("button", name=re.compile("^stop$", re.I)).click()
         page.get_by_text("Press START").first.wait_for()
-        assert attempt == 0 or seen >= 5
     assert page.locator('[data-testid="stException"]').count() == 0
 
 

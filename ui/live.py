@@ -34,12 +34,8 @@ def _configuration() -> tuple[dict[str, Any], str | None]:
 
 
 @st.fragment(run_every=1.0)
-def _stats(key: str, processor: LiveProcessor, active: bool) -> None:
-    """Refreshed every second while the page is open: the stream's figures, or why there is no stream."""
-    if not active:
-        st.caption("Press **START** and allow the camera. Frames go to the server, are processed and come back; "
-                   "nothing is recorded or kept.")  # fmt: skip
-        return
+def _stats(key: str, processor: LiveProcessor) -> None:
+    """Refreshed every second while a stream runs: its figures, or why no video arrives."""
     stats = processor.stats()
     waited = time.monotonic() - st.session_state.get(f"{key}_live_since", time.monotonic())
     if stats.processed == 0:
@@ -83,7 +79,10 @@ def _streamer(key: str, processor: LiveProcessor, configuration: dict[str, Any],
 
 def live_view(key: str, effect: Effect, size: tuple[int, int]) -> None:
     """The live stream for a page (`key` its prefix), each frame through `effect` at about `size` (width, height)."""
-    processor: LiveProcessor = st.session_state.setdefault(f"{key}_live_processor", LiveProcessor(effect))
+    name = f"{key}_live_processor"
+    if name not in st.session_state:
+        st.session_state[name] = LiveProcessor(effect)
+    processor: LiveProcessor = st.session_state[name]
     processor.set_effect(effect)  # the page's controls apply to the running stream
     configuration, problem = _configuration()
     if problem:
@@ -104,4 +103,8 @@ def live_view(key: str, effect: Effect, size: tuple[int, int]) -> None:
         st.session_state[since] = time.monotonic()
     elif not active:
         st.session_state.pop(since, None)
-    _stats(key, processor, active)
+    if active:
+        _stats(key, processor)
+    else:  # no stream: nothing to refresh every second
+        st.caption("Press **START** and allow the camera. Frames go to the server, are processed and come back; "
+                   "nothing is recorded or kept.")  # fmt: skip
