@@ -197,8 +197,11 @@ def cycles(count: int = CYCLES, frames: int = CYCLE_FRAMES) -> list[tuple[float,
     with loopback() as where:
         for _ in range(count):
             processor.reset()
+            before = threading.active_count()
             got = stream_once(where, processor, photo, frames)
-            time.sleep(0.2)  # the worker's threads end just after stop()
+            settle = time.monotonic() + 3.0  # the worker's threads end shortly after stop(), not at once
+            while threading.active_count() > before and time.monotonic() < settle:
+                time.sleep(0.05)
             gc.collect()
             found.append((process.memory_info().rss / 2**20, threading.active_count(), got))
     return found
